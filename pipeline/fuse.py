@@ -1,0 +1,20 @@
+"""Stage fuse: align, resample and normalise every clip into data/fused/<dataset>.h5."""
+
+import sys
+
+from crosskd.cli import run_stage, stage_parser
+from crosskd.config import get
+from crosskd.data.fuse import fuse_dataset
+
+parser = stage_parser(__doc__)
+parser.add_argument("--raw-root", default="data/raw")
+parser.add_argument("--out-dir", default="data/fused")
+
+
+def main(args, params):
+    name = get(params, "data.dataset")
+    fuse_dataset(params, f"{args.raw_root}/{name}", f"{args.out_dir}/{name}.h5")
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage(parser, main))

@@ -1,0 +1,3 @@
+"""crosskd: cross-modal knowledge distillation for wearable human-action recognition."""
+
+__version__ = "0.1.0"

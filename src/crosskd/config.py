@@ -1,0 +1,51 @@
+"""params.yaml access: the only source of configuration, with errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crosskd.errors import ConfigError
+
+_MISSING = object()
+
+
+def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: parameter file is missing")
+    try:
+        params = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return params
+
+
+def get(params: dict[str, Any], key: str, default: Any = _MISSING) -> Any:
+    """``get(p, "fuse.skeleton_frames")``; a missing key without default is a ConfigError."""
+    node: Any = params
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            if default is _MISSING:
+                raise ConfigError(f"params.yaml: missing parameter {key!r}")
+            return default
+        node = node[part]
+    return node
+
+
+def choice(params: dict[str, Any], key: str, options: list[str] | tuple[str, ...]) -> str:
+    value = get(params, key)
+    if value not in options:
+        raise ConfigError(f"params.yaml: {key} = {value!r} is not one of {list(options)}")
+    return value
+
+
+def positive_int(params: dict[str, Any], key: str) -> int:
+    value = get(params, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"params.yaml: {key} must be a positive integer, got {value!r}")
+    return value

@@ -1,0 +1,145 @@
+"""The fetch step: produce ``data/raw/<dataset>/`` from one of three sources.
+
+- ``synthetic``: generate the built-in dataset in the dataset's official on-disk format.
+- ``path``: a folder or an archive the user already has (verified against its
+  MANIFEST.sha256 when it has one).
+- ``url``: the official downloads (resumable, sha256-checked, safely extracted).
+
+The output folder is written atomically, so an interrupted fetch leaves no half folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from crosskd.atomic import atomic_dir
+from crosskd.config import choice, get
+from crosskd.data.archive import is_archive, safe_extract
+from crosskd.data.datasets import DatasetSpec, get_dataset
+from crosskd.data.download import download
+from crosskd.data.manifest import verify_manifest
+from crosskd.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("synthetic", "path", "url")
+
+
+def find_root(folder: Path, markers: tuple[str, ...]) -> Path:
+    """The folder (``folder`` or one below it) that holds all the dataset's marker folders."""
+    candidates = [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())]
+    for cand in candidates:
+        if all((cand / m).is_dir() for m in markers):
+            return cand
+    raise DataError(folder, f"no folder below it holds {list(markers)}: not this dataset?")
+
+
+def _merge_into(src: Path, dst: Path) -> None:
+    """Move the dataset's content from an extraction folder into the output folder."""
+    for item in src.iterdir():
+        target = dst / item.name
+        if target.is_dir() and item.is_dir():
+            _merge_into(item, target)
+        else:
+            shutil.move(str(item), str(target))
+
+
+def fetch_path(spec: DatasetSpec, source: Path, out: Path) -> None:
+    if not source.exists():
+        raise DataError(source, "fetch.path does not exist")
+    if source.is_file():
+        if not is_archive(source):
+            raise DataError(source, "fetch.path is a file but not a zip or tar archive")
+        extracted = safe_extract(source, out.with_name(out.name + ".extract"))
+        try:
+            _merge_into(find_root(extracted, spec.root_markers), out)
+        finally:
+            shutil.rmtree(extracted, ignore_errors=True)
+    else:
+        root = find_root(source, spec.root_markers)
+        # Check the user's copy before copying it, so a corrupt file is named at its origin.
+        n = verify_manifest(root)
+        log.info("copying %s (%d files verified by manifest)", root, n)
+        # copyfile, not copy2: a read-only source must not give a read-only output.
+        shutil.copytree(root, out, dirs_exist_ok=True, copy_function=shutil.copyfile,
+                        ignore_dangling_symlinks=True)
+        for d in [out, *(p for p in out.rglob("*") if p.is_dir())]:
+            d.chmod(0o755)
+    verify_manifest(out)
+
+
+def fetch_url(spec: DatasetSpec, entries: list[dict[str, Any]], out: Path, downloads: Path,
+              timeout: float) -> None:
+    if not entries:
+        entries = [{"url": u, "sha256": None} for u in spec.official_urls]
+    for entry in entries:
+        if not isinstance(entry, dict) or "url" not in entry:
+            raise ConfigError(f"params.yaml: fetch.urls entries need a 'url' key, got {entry!r}")
+        url = entry["url"]
+        name = Path(urlparse(url).path).name or "download"
+        archive = download(url, downloads / name, sha256=entry.get("sha256"), timeout=timeout)
+        extracted = safe_extract(archive, out.with_name(out.name + ".extract"))
+        try:
+            _merge_into(extracted, out)
+        finally:
+            shutil.rmtree(extracted, ignore_errors=True)
+    # Archives may nest the dataset one level down; lift its root to the output folder.
+    root = find_root(out, spec.root_markers)
+    if root != out:
+        tmp = out.with_name(out.name + ".lift")
+        shutil.move(str(root), str(tmp))
+        shutil.rmtree(out)
+        shutil.move(str(tmp), str(out))
+    verify_manifest(out)
+
+
+def synthetic_kwargs(params: dict[str, Any]) -> dict[str, Any]:
+    """The generator's arguments from params (``synthetic.*`` and ``data.actions``)."""
+    spec = get_dataset(get(params, "data.dataset"))
+    return {
+        "actions": resolve_actions(spec, get(params, "data.actions")),
+        "subjects": get(params, "synthetic.subjects"),
+        "trials": get(params, "synthetic.trials"),
+        "seed": get(params, "synthetic.seed"),
+        "acc_noise_g": get(params, "synthetic.acc_noise_g"),
+        "gyro_noise_dps": get(params, "synthetic.gyro_noise_dps"),
+        "skeleton_noise_m": get(params, "synthetic.skeleton_noise_m"),
+    }
+
+
+def resolve_actions(spec: DatasetSpec, actions: Any) -> list[int]:
+    """``all`` or a list of 1-based action numbers -> a sorted, validated list."""
+    n = len(spec.class_names)
+    if actions == "all":
+        return list(range(1, n + 1))
+    if not isinstance(actions, list) or not actions:
+        raise ConfigError(f"params.yaml: data.actions must be 'all' or a list, got {actions!r}")
+    bad = [a for a in actions if isinstance(a, bool) or not isinstance(a, int) or not 1 <= a <= n]
+    if bad or len(set(actions)) != len(actions):
+        raise ConfigError(
+            f"params.yaml: data.actions must be distinct action numbers 1-{n} of {spec.name}, "
+            f"got {actions!r}"
+        )
+    return sorted(actions)
+
+
+def fetch_dataset(params: dict[str, Any], out_root: str | Path = "data/raw",
+                  downloads: str | Path = "data/downloads") -> Path:
+    """Run the fetch step as params say; return ``<out_root>/<dataset>``."""
+    spec = get_dataset(get(params, "data.dataset"))
+    source = choice(params, "fetch.source", SOURCES)
+    out = Path(out_root) / spec.name
+    with atomic_dir(out) as tmp:
+        if source == "synthetic":
+            n = spec.generate(tmp, **synthetic_kwargs(params))
+            log.info("generated %d synthetic %s clips", n, spec.name)
+        elif source == "path":
+            fetch_path(spec, Path(get(params, "fetch.path")).expanduser(), tmp)
+        else:
+            fetch_url(spec, get(params, "fetch.urls", []) or [], tmp, Path(downloads),
+                      float(get(params, "fetch.timeout_s", 20)))
+    return out

@@ -1,0 +1,40 @@
+"""The in-memory record every dataset reader yields, whatever the on-disk format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Sample:
+    """One paired clip: wearable inertial signals and the skeleton of the same action.
+
+    Arrays are float64, time first. ``skeleton`` is (T, V, 3) in metres, joints ordered as
+    the named ``layout`` (see :mod:`crosskd.data.layouts`). ``acc`` is (N, 3) in g and
+    ``gyro`` (N, 3) in deg/s (or None where the dataset has none), both on one clock at
+    ``inertial_rate`` Hz. The two streams cover the same action but do not share a clock.
+    """
+
+    dataset: str
+    sample_id: str  # unique within the dataset, e.g. "a1_s1_t1"
+    action: int  # the dataset's own 1-based action number
+    action_name: str
+    subject: int
+    trial: int
+    acc: np.ndarray
+    inertial_rate: float
+    skeleton: np.ndarray
+    skeleton_rate: float
+    layout: str
+    gyro: np.ndarray | None = None
+    sensor_location: str = "right_wrist"
+
+    @property
+    def duration_inertial(self) -> float:
+        return len(self.acc) / self.inertial_rate
+
+    @property
+    def duration_skeleton(self) -> float:
+        return len(self.skeleton) / self.skeleton_rate

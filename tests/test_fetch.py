@@ -1,0 +1,111 @@
+"""The fetch step's three sources, manifests and its errors."""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from crosskd.data.fetch import fetch_dataset
+from crosskd.data.manifest import write_manifest
+from crosskd.data.utd_mhad import read_utd_mhad
+from crosskd.errors import ChecksumError, ConfigError, DataError, DownloadError
+from tests.conftest import base_params
+
+
+def test_path_folder_verified_and_copied(mini_utd: Path, tmp_path: Path) -> None:
+    write_manifest(mini_utd)
+    out = fetch_dataset(base_params(fetch__source="path", fetch__path=str(mini_utd)),
+                        tmp_path / "raw")
+    assert out == tmp_path / "raw" / "utd_mhad"
+    assert len(list(read_utd_mhad(out))) == 8
+    assert (out / "MANIFEST.sha256").is_file()
+
+
+def test_path_folder_checksum_mismatch_names_file(mini_utd: Path, tmp_path: Path) -> None:
+    write_manifest(mini_utd)
+    victim = mini_utd / "Inertial" / "a1_s1_t1_inertial.mat"
+    victim.write_bytes(victim.read_bytes()[:-8] + b"\0" * 8)
+    with pytest.raises(ChecksumError, match="a1_s1_t1_inertial.mat: sha256 mismatch"):
+        fetch_dataset(base_params(fetch__source="path", fetch__path=str(mini_utd)),
+                      tmp_path / "raw")
+    assert not (tmp_path / "raw" / "utd_mhad").exists()
+    assert not [p for p in (tmp_path / "raw").iterdir()]  # no temporary leftovers
+
+
+def test_path_zip_with_nested_root(mini_utd: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "UTD.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in mini_utd.rglob("*.mat"):
+            z.write(p, f"release/UTD-MHAD/{p.relative_to(mini_utd)}")
+    out = fetch_dataset(base_params(fetch__source="path", fetch__path=str(archive)),
+                        tmp_path / "raw")
+    assert len(list(read_utd_mhad(out))) == 8
+
+
+def test_unknown_source_dataset_and_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="fetch.source = 'ftp'"):
+        fetch_dataset(base_params(fetch__source="ftp"), tmp_path)
+    with pytest.raises(ConfigError, match="unknown dataset 'ntu'"):
+        fetch_dataset(base_params(data__dataset="ntu"), tmp_path)
+    with pytest.raises(DataError, match="does not exist"):
+        fetch_dataset(base_params(fetch__source="path", fetch__path=str(tmp_path / "no")),
+                      tmp_path / "raw")
+
+
+@pytest.fixture
+def zip_server(mini_utd: Path, tmp_path: Path):
+    """Serve Inertial.zip and Skeleton.zip (the official archive layout) on 127.0.0.1."""
+    site = tmp_path / "site"
+    site.mkdir()
+    for part in ("Inertial", "Skeleton"):
+        shutil.make_archive(str(site / part), "zip", mini_utd, part)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(site), **kw)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", site
+    server.shutdown()
+
+
+def test_url_source_downloads_and_extracts(zip_server, tmp_path: Path) -> None:
+    base, site = zip_server
+    from crosskd.data.manifest import sha256_file
+
+    urls = [{"url": f"{base}/Inertial.zip", "sha256": sha256_file(site / "Inertial.zip")},
+            {"url": f"{base}/Skeleton.zip"}]
+    out = fetch_dataset(base_params(fetch__source="url", fetch__urls=urls), tmp_path / "raw",
+                        tmp_path / "dl")
+    assert len(list(read_utd_mhad(out))) == 8
+    assert (tmp_path / "dl" / "Inertial.zip").is_file()  # kept: a re-run downloads nothing
+
+
+def test_url_source_checksum_mismatch(zip_server, tmp_path: Path) -> None:
+    base, _ = zip_server
+    urls = [{"url": f"{base}/Inertial.zip", "sha256": "0" * 64}]
+    with pytest.raises(ChecksumError, match="sha256"):
+        fetch_dataset(base_params(fetch__source="url", fetch__urls=urls), tmp_path / "raw",
+                      tmp_path / "dl")
+    assert not (tmp_path / "raw" / "utd_mhad").exists()
+
+
+def test_url_source_without_network_says_use_path(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    urls = [{"url": f"http://127.0.0.1:{port}/Inertial.zip"}]
+    with pytest.raises(DownloadError, match="fetch.source"):
+        fetch_dataset(base_params(fetch__source="url", fetch__urls=urls, fetch__timeout_s=5),
+                      tmp_path / "raw", tmp_path / "dl")
