@@ -12,7 +12,29 @@ from crosskd.errors import ConfigError
 _MISSING = object()
 
 
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def apply_profile(params: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``profiles.<profile>`` (sizes, epochs) over the top-level sections."""
+    if "profile" not in params:
+        return params
+    profiles = params.get("profiles") or {}
+    name = params["profile"]
+    if name not in profiles:
+        raise ConfigError(f"params.yaml: unknown profile {name!r}; known: {sorted(profiles)}")
+    return deep_merge(params, profiles[name])
+
+
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """params.yaml with the selected profile applied."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: parameter file is missing")
@@ -22,7 +44,7 @@ def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    return params
+    return apply_profile(params)
 
 
 def get(params: dict[str, Any], key: str, default: Any = _MISSING) -> Any:

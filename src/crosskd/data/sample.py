@@ -29,7 +29,6 @@ class Sample:
     skeleton_rate: float
     layout: str
     gyro: np.ndarray | None = None
-    sensor_location: str = "right_wrist"
 
     @property
     def duration_inertial(self) -> float:

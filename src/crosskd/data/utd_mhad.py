@@ -4,7 +4,9 @@ Layout: ``Inertial/aA_sS_tT_inertial.mat`` (``d_iner``: (N, 6) float64, acc xyz 
 gyro xyz [deg/s], ~50 Hz) and ``Skeleton/aA_sS_tT_skeleton.mat`` (``d_skel``: (20, 3, T),
 Kinect v1, ~30 Hz). The built-in synthetic dataset writes the same files, so this one
 reader serves both. Class order is the action number, never a sorted file name
-(sorting gives a1, a10, a11, ..., a2: defect 6 of the public reference code).
+(sorting gives a1, a10, a11, ..., a2: defect 6 of the public reference code). The official
+release wore the sensor on the right wrist for a1-a21 and on the right thigh for a22-a27;
+the synthetic stand-in wears it on the right wrist throughout (its SOURCE.txt says so).
 """
 
 from __future__ import annotations
@@ -33,11 +35,6 @@ INERTIAL_RATE_HZ = 50.0
 SKELETON_RATE_HZ = 30.0
 NUM_JOINTS = 20
 _NAME = re.compile(r"^a(\d+)_s(\d+)_t(\d+)_(inertial|skeleton)\.mat$")
-
-
-def sensor_location(action: int) -> str:
-    """Where the official release wore the sensor: right wrist, right thigh for a22-a27."""
-    return "right_thigh" if action >= 22 else "right_wrist"
 
 
 @dataclass
@@ -170,5 +167,4 @@ def read_utd_mhad(
             skeleton=d_skel,
             skeleton_rate=SKELETON_RATE_HZ,
             layout="kinect_v1",
-            sensor_location=sensor_location(a),
         )

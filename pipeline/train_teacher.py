@@ -1,0 +1,24 @@
+"""Stage train_teacher: an Adaptive-GCN teacher on skeleton (sk) or skeleton + IMU (fu)."""
+
+import sys
+
+from crosskd.cli import run_stage, stage_parser
+from crosskd.data.fused_h5 import read_fused
+from crosskd.training import paths
+from crosskd.training.builders import TEACHERS, teacher_spec
+from crosskd.training.supervised import train_supervised
+
+parser = stage_parser(__doc__)
+parser.add_argument("--teacher", required=True, choices=sorted(TEACHERS))
+parser.add_argument("--seed", type=int, required=True)
+
+
+def main(args, params):
+    data = read_fused(paths.fused_file(params["data"]["dataset"]))
+    spec = teacher_spec(args.teacher, params, data)
+    train_supervised(params, spec, "teacher", args.seed,
+                     stage=f"train_teacher@{args.teacher}-{args.seed}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage(parser, main))

@@ -1,0 +1,104 @@
+"""The report step: every run's test metrics -> the ablation table (mean +- std over seeds).
+
+Rows: the two teachers, the student baseline (cross-entropy only), and every distillation
+variant; each with accuracy and macro F1 as mean +- std over the seeds, and the gain in
+accuracy points over the student baseline of the *same seed* (mean +- std of the paired
+differences). All rows must come from one protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from crosskd.atomic import write_text_atomic
+from crosskd.config import get
+from crosskd.errors import DataError
+from crosskd.training import paths
+from crosskd.training.distill_run import variant_name
+from crosskd.training.outputs import write_json
+
+# PSKD paper, Table 4 (UTD-MHAD, accuracy %) and VSKD's student baseline, for comparison.
+PAPER_UTD = {"acs_progressive": 95.19, "rkd": 95.03, "kd": 94.34, "at": 94.27, "cc": 94.12,
+             "sp": 94.06, "fitnet": 94.03, "logits": 93.87, "student_baseline": 94.87}
+
+
+def _read(path: Path, protocol: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise DataError(path, "metrics file is missing (did its stage run?)")
+    run = json.loads(path.read_text())
+    if run.get("protocol") != protocol:
+        raise DataError(path, f"protocol {run.get('protocol')!r} differs from train.protocol "
+                        f"{protocol!r}: re-run the pipeline")
+    return run
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def _row(name: str, kind: str, runs: list[dict[str, Any]],
+         baseline: dict[int, dict[str, Any]] | None) -> dict[str, Any]:
+    acc = [100 * r["accuracy"] for r in runs]
+    f1 = [100 * r["macro_f1"] for r in runs]
+    row = {"name": name, "kind": kind, "seeds": len(runs)}
+    row["accuracy_mean"], row["accuracy_std"] = _mean_std(acc)
+    row["macro_f1_mean"], row["macro_f1_std"] = _mean_std(f1)
+    if baseline is not None:
+        gains = [100 * (r["accuracy"] - baseline[r["seed"]]["accuracy"]) for r in runs]
+        row["gain_mean"], row["gain_std"] = _mean_std(gains)
+    walls = [r["wall_seconds"] for r in runs if "wall_seconds" in r]
+    if walls:
+        row["wall_seconds_mean"] = statistics.fmean(walls)
+    if name in PAPER_UTD:
+        row["paper_accuracy"] = PAPER_UTD[name]
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
+
+
+def build_report(params: dict[str, Any]) -> dict[str, Any]:
+    seeds = [int(s) for s in get(params, "train.seeds")]
+    protocol = get(params, "train.protocol")
+    dataset = get(params, "data.dataset")
+
+    def load_eval(model: str) -> list[dict[str, Any]]:
+        return [{**_read(paths.eval_metrics(model, s), protocol), "seed": s} for s in seeds]
+
+    baseline_runs = load_eval("student_baseline")
+    baseline = {r["seed"]: r for r in baseline_runs}
+    rows = [_row(t, "teacher", load_eval(t), None) for t in ("teacher_sk", "teacher_fu")]
+    rows.append(_row("student_baseline", "student", baseline_runs, baseline))
+    for schedule, key in (("pretrained", "distill.pretrained"),
+                          ("progressive", "distill.progressive")):
+        for method in get(params, key) or []:
+            variant = variant_name(method, schedule)
+            runs = [_read(paths.distill_metrics(variant, s), protocol) for s in seeds]
+            rows.append(_row(variant, f"distill ({schedule})", runs, baseline))
+    return {"dataset": dataset, "protocol": protocol, "seeds": seeds,
+            "rows": {r["name"]: r for r in rows}}
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    pm = "\u00b1"
+    lines = [f"Ablation on {report['dataset']} ({report['protocol']}), seeds {report['seeds']};"
+             " accuracy and macro F1 in %, gain = accuracy minus the same-seed student baseline"
+             " (points).", "",
+             "| run | kind | accuracy | macro F1 | gain | paper (PSKD T.4) | wall s/run |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in report["rows"].values():
+        gain = f"{r['gain_mean']:+.2f} {pm} {r['gain_std']:.2f}" if "gain_mean" in r else ""
+        paper = f"{r['paper_accuracy']:.2f}" if "paper_accuracy" in r else ""
+        wall = f"{r['wall_seconds_mean']:.0f}" if "wall_seconds_mean" in r else ""
+        lines.append(f"| {r['name']} | {r['kind']} | {r['accuracy_mean']:.2f} {pm} "
+                     f"{r['accuracy_std']:.2f} | {r['macro_f1_mean']:.2f} {pm} "
+                     f"{r['macro_f1_std']:.2f} | {gain} | {paper} | {wall} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(params: dict[str, Any], json_path: str | Path = "metrics/ablation.json",
+                 md_path: str | Path = "reports/ablation.md") -> dict[str, Any]:
+    report = build_report(params)
+    write_json(json_path, report)
+    write_text_atomic(md_path, to_markdown(report))
+    return report

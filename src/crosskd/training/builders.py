@@ -1,0 +1,153 @@
+"""From params to models and inputs: which model, which modality, which arrays.
+
+Modalities (the names batches carry): ``skeleton`` (N, 3, T, V), ``fused`` (skeleton + IMU
+nodes, N, 3, T, V + k), ``gasf`` / ``gadf`` (N, 3, S, S GAF images). All are indexed like
+the fused file, so one index array pairs them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from crosskd.config import choice, get, positive_int
+from crosskd.data.fused_h5 import FusedData, read_fused
+from crosskd.data.fusion import fused_teacher_input, imu_node_count
+from crosskd.data.gaf import read_gaf
+from crosskd.errors import ConfigError, DataError
+from crosskd.models import build_model
+from crosskd.training import paths
+from crosskd.training.checkpoint import load_checkpoint, save_checkpoint
+from crosskd.training.loop import FitConfig
+from crosskd.training.optim import OptimConfig
+
+log = logging.getLogger(__name__)
+
+TEACHERS = {"sk": "skeleton", "fu": "fused"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A buildable model: registry name, constructor arguments and its input modality."""
+
+    name: str  # run name stem, e.g. teacher_sk, student_baseline
+    model: str  # registry name
+    kwargs: dict[str, Any]
+    modality: str
+
+    def build(self) -> nn.Module:
+        return build_model(self.model, **self.kwargs)
+
+
+def teacher_spec(kind: str, params: dict[str, Any], data: FusedData) -> ModelSpec:
+    if kind not in TEACHERS:
+        raise ConfigError(f"unknown teacher {kind!r}; known: {sorted(TEACHERS)}")
+    imu = choice(params, "teacher.imu", ("acc", "acc_gyro"))
+    return ModelSpec(
+        name=f"teacher_{kind}",
+        model="agcn",
+        kwargs={
+            "num_classes": data.num_classes,
+            "layout": data.layout,
+            "channels": list(get(params, "teacher.channels")),
+            "strides": list(get(params, "teacher.strides")),
+            "imu_nodes": imu_node_count(imu) if kind == "fu" else 0,
+            "embedding_dim": get(params, "teacher.embedding_dim"),
+            "dropout": float(get(params, "teacher.dropout")),
+        },
+        modality=TEACHERS[kind],
+    )
+
+
+def student_spec(params: dict[str, Any], data: FusedData, name: str = "student_baseline"
+                 ) -> ModelSpec:
+    model = get(params, "student.model")
+    if model != "gaf_resnet18":
+        raise ConfigError(f"params.yaml: student.model {model!r} is not known; "
+                          "known: ['gaf_resnet18']")
+    return ModelSpec(
+        name=name,
+        model=model,
+        kwargs={"num_classes": data.num_classes,
+                "embedding_dim": positive_int(params, "student.embedding_dim"),
+                "weights_path": get(params, "student.weights_path")},
+        modality=choice(params, "student.gaf", ("gasf", "gadf")),
+    )
+
+
+def load_modality(modality: str, data: FusedData, params: dict[str, Any]) -> np.ndarray:
+    """The (N, ...) float32 array of one modality, rows in the fused file's order."""
+    if modality == "skeleton":
+        return data.skeleton
+    if modality == "fused":
+        return fused_teacher_input(data.skeleton, data.inertial, get(params, "teacher.imu"))
+    if modality in ("gasf", "gadf"):
+        gaf_path = paths.gaf_file(get(params, "data.dataset"))
+        images, ids = read_gaf(gaf_path, modality)
+        if len(ids) != len(data) or not np.array_equal(ids, data.sample_id):
+            raise DataError(gaf_path, "sample ids differ from the fused file's: re-run the gaf "
+                            "stage (dvc repro gaf)")
+        return images
+    raise ConfigError(f"unknown modality {modality!r}")
+
+
+def check_input(spec: ModelSpec, model: nn.Module, x: np.ndarray, source: str) -> None:
+    """Run two samples through the model so a shape mismatch is named before training."""
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.as_tensor(x[:2], dtype=torch.float32))
+    except (ValueError, RuntimeError) as exc:
+        raise DataError(source, f"{spec.modality} input of shape {tuple(x.shape[1:])} does not "
+                        f"fit model {spec.model} ({spec.kwargs}): {exc}") from exc
+
+
+def fit_config(params: dict[str, Any], section: str, seed: int) -> FitConfig:
+    return FitConfig(epochs=positive_int(params, f"{section}.epochs"),
+                     batch_size=positive_int(params, f"{section}.batch_size"),
+                     seed=seed, resume=get(params, "train.resume"))
+
+
+def optim_config(params: dict[str, Any], section: str) -> OptimConfig:
+    raw = dict(get(params, f"{section}.optim"))
+    try:
+        return OptimConfig(**raw)
+    except TypeError as exc:
+        raise ConfigError(f"params.yaml: {section}.optim: {exc}") from None
+
+
+def input_files(modalities: list[str], params: dict[str, Any]) -> dict[str, str]:
+    """sha256 of every file the modalities are read from: a checkpoint made from other data
+    must not be resumed from."""
+    from crosskd.data.manifest import sha256_file
+
+    dataset = get(params, "data.dataset")
+    files = [paths.fused_file(dataset)]
+    if any(m in ("gasf", "gadf") for m in modalities):
+        files.append(paths.gaf_file(dataset))
+    return {str(f): sha256_file(f) for f in files}
+
+
+def load_fused_for(params: dict[str, Any]) -> tuple[FusedData, Path]:
+    path = paths.fused_file(get(params, "data.dataset"))
+    return read_fused(path), path
+
+
+def save_model(path: str | Path, spec: ModelSpec, model: nn.Module, meta: dict[str, Any]) -> None:
+    save_checkpoint(path, {"name": spec.name, "model": spec.model, "kwargs": spec.kwargs,
+                           "modality": spec.modality, "state_dict": model.state_dict(), **meta})
+
+
+def load_model(path: str | Path) -> tuple[ModelSpec, nn.Module, dict[str, Any]]:
+    record = load_checkpoint(path)
+    spec = ModelSpec(record["name"], record["model"], record["kwargs"], record["modality"])
+    model = spec.build()
+    model.load_state_dict(record["state_dict"])
+    model.eval()
+    return spec, model, record

@@ -1,0 +1,122 @@
+"""Distillation tasks for :func:`crosskd.training.loop.fit`: pretrained and progressive.
+
+- ``pretrained``: the teachers were trained by the teacher stage; they are frozen (eval mode,
+  no gradients) and the student distils from them every epoch.
+- ``progressive`` (PSKD): the teachers start from scratch and train with the student. Every
+  student epoch is preceded by ``k`` teacher epochs (the paper's PSKD(k)), so the student
+  always learns from the teachers' *current* state rather than their final one.
+
+Every batch carries all modalities of the same clips (:class:`PairedArrays`), so the
+teachers' predictions the loss compares with are for exactly the student's clips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from crosskd.errors import ConfigError
+from crosskd.losses import DistillLoss
+from crosskd.training.batches import PairedArrays
+from crosskd.training.loop import SupervisedTask, check_finite, predict_logits
+from crosskd.training.optim import OptimConfig, build_optimizer, build_scheduler, step
+
+SCHEDULES = ("pretrained", "progressive")
+
+
+class DistillTask:
+    """A student distilled from teachers; ``teacher_tasks`` given -> progressive schedule."""
+
+    def __init__(self, name: str, student: nn.Module, student_modality: str,
+                 teachers: Sequence[nn.Module], teacher_modalities: Sequence[str],
+                 loss: DistillLoss, optim: OptimConfig, epochs: int, batch_size: int, *,
+                 teacher_tasks: Sequence[SupervisedTask] | None = None, k: int = 1) -> None:
+        if len(teachers) != len(teacher_modalities):
+            raise ValueError("one modality per teacher")
+        if k < 1:
+            raise ConfigError(f"params.yaml: distill.k must be >= 1, got {k}")
+        self.name, self.student, self.modality = name, student, student_modality
+        self.teachers, self.teacher_modalities = list(teachers), list(teacher_modalities)
+        self.loss, self.batch_size, self.k = loss, batch_size, k
+        self.teacher_tasks = list(teacher_tasks or [])
+        self.optim = optim
+        self.optimizer = build_optimizer([*student.parameters(), *loss.parameters()], optim)
+        self.scheduler = build_scheduler(self.optimizer, optim, epochs)
+        self.events: list[tuple[str, int]] = []  # ("teacher"|"student", epoch): order checks
+        if not self.teacher_tasks:
+            for t in self.teachers:
+                t.eval()
+                t.requires_grad_(False)
+
+    @property
+    def progressive(self) -> bool:
+        return bool(self.teacher_tasks)
+
+    def stateful(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"student": self.student, "loss": self.loss,
+                                 "optimizer": self.optimizer, "scheduler": self.scheduler}
+        for i, task in enumerate(self.teacher_tasks):
+            state.update({f"teacher{i}.{k}": v for k, v in task.stateful().items()})
+        return state
+
+    def selected(self) -> dict[str, nn.Module]:
+        return {"student": self.student, "loss": self.loss}
+
+    def train_epoch(self, data: PairedArrays, indices: np.ndarray, epoch: int,
+                    seed: int) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        for sub_epoch in range(self.k if self.progressive else 0):
+            t_epoch = epoch * self.k + sub_epoch
+            for i, task in enumerate(self.teacher_tasks):
+                m = task.train_epoch(data, indices, t_epoch, seed + 7 * (i + 1))
+                metrics[f"teacher{i}_loss"] = m["loss"]
+                metrics[f"teacher{i}_train_accuracy"] = m["train_accuracy"]
+            self.events.append(("teacher", t_epoch))
+        metrics.update(self._student_epoch(data, indices, epoch, seed))
+        self.events.append(("student", epoch))
+        return metrics
+
+    def _student_epoch(self, data: PairedArrays, indices: np.ndarray, epoch: int,
+                       seed: int) -> dict[str, float]:
+        self.student.train()
+        self.loss.train()
+        for t in self.teachers:
+            t.eval()  # teachers predict; in progressive mode they train in their own epochs
+        sums: dict[str, float] = {}
+        correct = seen = 0
+        for i, batch in enumerate(data.batches(indices, self.batch_size, shuffle=True,
+                                               seed=seed, train=True)):
+            with torch.no_grad():
+                t_out = [t(batch[m]) for t, m in zip(self.teachers, self.teacher_modalities,
+                                                     strict=True)]
+            s_out = self.student(batch[self.modality])
+            terms = self.loss(s_out, t_out, batch["y"])
+            check_finite(terms["total"], f"{self.name} epoch {epoch + 1} batch {i + 1}")
+            self.optimizer.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            step(self.optimizer, self.optim)
+            n = len(batch["y"])
+            for key, value in terms.items():
+                name = "loss" if key == "total" else f"loss_{key}"
+                sums[name] = sums.get(name, 0.0) + float(value.detach()) * n
+            correct += int((s_out.logits.argmax(1) == batch["y"]).sum())
+            seen += n
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.scheduler.step()
+        out = {k: v / max(seen, 1) for k, v in sums.items()}
+        return {**out, "train_accuracy": correct / max(seen, 1), "lr": lr}
+
+    def predict(self, data: PairedArrays, indices: np.ndarray) -> torch.Tensor:
+        return predict_logits(self.student, data, indices, self.modality)
+
+
+def teacher_agreement(teachers: Sequence[nn.Module], modalities: Sequence[str],
+                      data: PairedArrays, indices: np.ndarray) -> list[float]:
+    """Each teacher's accuracy on ``indices`` (used to log the teachers' state)."""
+    y = torch.as_tensor(data.labels[indices])
+    return [float((predict_logits(t, data, indices, m).argmax(1) == y).float().mean())
+            for t, m in zip(teachers, modalities, strict=True)]

@@ -1,0 +1,129 @@
+"""The distill step end to end: one loss method, one schedule, one seed.
+
+``pretrained`` distils from the frozen teachers of the teacher stage; ``progressive``
+(PSKD) trains fresh teachers alongside the student. A run is named by its variant: the
+method (``kd``, ``acs``, ...) with the suffix ``_progressive`` for the second schedule.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import torch
+
+from crosskd.config import get
+from crosskd.errors import ConfigError, DataError
+from crosskd.evaluation import test_predictions
+from crosskd.losses import FeatureDims, build_loss, loss_names
+from crosskd.tracking import stage_run
+from crosskd.training import paths
+from crosskd.training.batches import PairedArrays
+from crosskd.training.builders import (
+    check_input,
+    fit_config,
+    input_files,
+    load_fused_for,
+    load_modality,
+    load_model,
+    optim_config,
+    save_model,
+    student_spec,
+    teacher_spec,
+)
+from crosskd.training.distill import SCHEDULES, DistillTask
+from crosskd.training.loop import SupervisedTask, fit
+from crosskd.training.metrics import summary
+from crosskd.training.outputs import peak_memory_mb, write_csv, write_json
+from crosskd.training.seeding import seed_everything
+from crosskd.training.supervised import split_for
+
+log = logging.getLogger(__name__)
+
+def variant_name(method: str, schedule: str) -> str:
+    return method if schedule == "pretrained" else f"{method}_{schedule}"
+
+
+def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
+                stage: str) -> dict[str, Any]:
+    """Train, select on validation, test once; write model, metrics and curve."""
+    if method not in loss_names():
+        raise ConfigError(f"params.yaml: unknown distillation method {method!r}; "
+                          f"known: {loss_names()}")
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"unknown schedule {schedule!r}; known: {list(SCHEDULES)}")
+    variant = variant_name(method, schedule)
+    weights = get(params, f"distill.weights.{method}")
+    options = get(params, f"distill.options.{method}", {}) or {}
+    torch.set_num_threads(int(get(params, "train.threads")))
+    t_start = time.perf_counter()
+    data, fused_path = load_fused_for(params)
+    split = split_for(params, data, seed)
+    kinds = list(get(params, "distill.teachers"))
+    t_specs = [teacher_spec(k, params, data) for k in kinds]
+    s_spec = student_spec(params, data, name=f"distill_{variant}")
+    modalities = [s_spec.modality, *(s.modality for s in t_specs)]
+    arrays = {m: load_modality(m, data, params) for m in dict.fromkeys(modalities)}
+    batches = PairedArrays(arrays, data.label, data.sample_id)
+
+    seed_everything(seed)
+    student = s_spec.build()
+    check_input(s_spec, student, arrays[s_spec.modality], str(fused_path))
+    cfg = fit_config(params, "student", seed)
+    teacher_tasks = None
+    if schedule == "pretrained":
+        teachers = []
+        for spec in t_specs:
+            path = paths.model_file(spec.name, seed)
+            _, model, record = load_model(path)
+            if list(record["class_names"]) != data.class_names:
+                raise DataError(path, "trained on other classes than the fused file holds")
+            teachers.append(model)
+    else:
+        teachers = [s.build() for s in t_specs]
+        t_cfg = fit_config(params, "teacher", seed)
+        teacher_tasks = [SupervisedTask(s.name, t, s.modality, optim_config(params, "teacher"),
+                                        cfg.epochs * int(get(params, "distill.k")),
+                                        t_cfg.batch_size) for s, t in zip(t_specs, teachers,
+                                                                          strict=True)]
+    loss = build_loss(method, weights, options, student=FeatureDims.of_model(student),
+                      teachers=[FeatureDims.of_model(t) for t in teachers])
+    task = DistillTask(s_spec.name, student, s_spec.modality, teachers,
+                       [s.modality for s in t_specs], loss, optim_config(params, "student"),
+                       cfg.epochs, cfg.batch_size, teacher_tasks=teacher_tasks,
+                       k=int(get(params, "distill.k")))
+    run_params = {"variant": variant, "method": method, "schedule": schedule, "seed": seed,
+                  "weights": weights, "options": options, "teachers": kinds,
+                  "k": get(params, "distill.k"), "student": get(params, "student"),
+                  "teacher": get(params, "teacher"), "train": get(params, "train"),
+                  "inputs": input_files(modalities, params)}
+    with stage_run(params, stage, log_params=run_params) as tracker:
+        result = fit(task, batches, split, cfg, paths.checkpoint_dir(s_spec.name, seed),
+                     num_classes=data.num_classes, run_config=run_params,
+                     on_epoch=lambda e, row: tracker.log_metrics(row, step=e))
+        protocol = get(params, "train.protocol")
+        y, pred = test_predictions(student, s_spec.modality, data, params, protocol, seed)
+        test = summary(y, pred, data.num_classes)
+        meta = {"seed": seed, "protocol": protocol, "class_names": data.class_names,
+                "selected_epoch": result.best_epoch, "val": result.best_val,
+                "dataset": get(params, "data.dataset"), "variant": variant}
+        save_model(paths.model_file(s_spec.name, seed), s_spec, student, meta)
+        metrics = {
+            "variant": variant, "method": method, "schedule": schedule, "seed": seed,
+            "protocol": protocol, "accuracy": round(test["accuracy"], 6),
+            "macro_f1": round(test["macro_f1"], 6), "test_clips": int(len(y)),
+            "selected_epoch": result.best_epoch,
+            "val_accuracy": round(result.best_val["val_accuracy"], 6),
+            "wall_seconds": round(time.perf_counter() - t_start, 1),
+            "seconds_per_epoch": round(result.seconds_per_epoch, 3),
+            "peak_memory_mb": round(peak_memory_mb(), 1),
+        }
+        write_json(paths.distill_metrics(variant, seed), metrics)
+        write_csv(paths.distill_curve(variant, seed), result.history)
+        tracker.log_metrics({f"test_{k}": v for k, v in test.items()})
+        tracker.log_artifact(paths.distill_curve(variant, seed), "curves")
+        tracker.log_artifact(paths.model_file(s_spec.name, seed), "model")
+    log.info("%s seed %d: test accuracy %.4f, macro F1 %.4f (selected epoch %d)", variant,
+             seed, test["accuracy"], test["macro_f1"], result.best_epoch)
+    return metrics

@@ -1,0 +1,83 @@
+"""Train one model with cross-entropy (a teacher or the student baseline), end to end."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+
+from crosskd.config import get
+from crosskd.tracking import stage_run
+from crosskd.training import paths
+from crosskd.training.batches import PairedArrays
+from crosskd.training.builders import (
+    ModelSpec,
+    check_input,
+    fit_config,
+    input_files,
+    load_fused_for,
+    load_modality,
+    optim_config,
+    save_model,
+)
+from crosskd.training.loop import FitResult, SupervisedTask, fit
+from crosskd.training.outputs import peak_memory_mb, write_csv, write_json
+from crosskd.training.seeding import seed_everything
+from crosskd.training.splits import make_split
+
+log = logging.getLogger(__name__)
+
+
+def split_for(params: dict[str, Any], data, seed: int):
+    return make_split(data, get(params, "train.protocol"),
+                      val_fraction=float(get(params, "train.validation.fraction")),
+                      val_group=get(params, "train.validation.group"), seed=seed)
+
+
+def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed: int,
+                     stage: str) -> FitResult:
+    """Fit ``spec`` on its modality; write model, metrics and curve; log to MLflow."""
+    torch.set_num_threads(int(get(params, "train.threads")))
+    data, fused_path = load_fused_for(params)
+    split = split_for(params, data, seed)
+    x = load_modality(spec.modality, data, params)
+    seed_everything(seed)
+    model = spec.build()
+    check_input(spec, model, x, str(fused_path))
+    batches = PairedArrays({spec.modality: x}, data.label, data.sample_id)
+    cfg = fit_config(params, section, seed)
+    task = SupervisedTask(spec.name, model, spec.modality, optim_config(params, section),
+                          cfg.epochs, cfg.batch_size,
+                          float(get(params, f"{section}.label_smoothing", 0.0)))
+    run_params = {"model": spec.model, "kwargs": spec.kwargs, "modality": spec.modality,
+                  "section": get(params, section), "train": get(params, "train"), "seed": seed,
+                  "dataset": get(params, "data.dataset"),
+                  "inputs": input_files([spec.modality], params)}
+    with stage_run(params, stage, log_params=run_params) as tracker:
+        result = fit(task, batches, split, cfg, paths.checkpoint_dir(spec.name, seed),
+                     num_classes=data.num_classes, run_config=run_params,
+                     on_epoch=lambda e, row: tracker.log_metrics(row, step=e))
+        meta = {"seed": seed, "protocol": get(params, "train.protocol"),
+                "class_names": data.class_names, "selected_epoch": result.best_epoch,
+                "val": result.best_val, "dataset": get(params, "data.dataset")}
+        model_path = paths.model_file(spec.name, seed)
+        save_model(model_path, spec, model, meta)
+        summary = {
+            "selected_epoch": result.best_epoch,
+            **{k: round(v, 6) for k, v in result.best_val.items()},
+            "epochs": cfg.epochs,
+            "seconds_per_epoch": round(result.seconds_per_epoch, 3),
+            "peak_memory_mb": round(peak_memory_mb(), 1),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "train_clips": len(split.train), "val_clips": len(split.val),
+        }
+        write_json(paths.train_metrics(spec.name, seed), summary)
+        write_csv(paths.train_curve(spec.name, seed), result.history)
+        tracker.log_metrics({f"selected_{k}": v for k, v in summary.items()
+                             if isinstance(v, int | float)})
+        tracker.log_artifact(model_path, "model")
+        tracker.log_artifact(paths.train_curve(spec.name, seed), "curves")
+    log.info("%s seed %d: selected epoch %d, val accuracy %.4f", spec.name, seed,
+             result.best_epoch, result.best_val.get("val_accuracy", float("nan")))
+    return result

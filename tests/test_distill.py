@@ -1,0 +1,223 @@
+"""Distillation: pairing, gradients, progressive order, an end-to-end run, the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+from torch import nn
+
+from crosskd.config import apply_profile
+from crosskd.data.fetch import fetch_dataset
+from crosskd.data.fuse import fuse_dataset
+from crosskd.data.gaf import gaf_dataset
+from crosskd.errors import ConfigError
+from crosskd.losses import FeatureDims, build_loss
+from crosskd.models.output import ModelOutput
+from crosskd.report import build_report, to_markdown
+from crosskd.training.batches import PairedArrays
+from crosskd.training.distill import DistillTask
+from crosskd.training.distill_run import distill_run
+from crosskd.training.loop import SupervisedTask
+from crosskd.training.optim import OptimConfig
+from crosskd.training.supervised import train_supervised
+from tests.conftest import base_params
+
+K = 3
+
+
+class Recorder(nn.Module):
+    """A tiny model whose input's first value is the sample index; it records them."""
+
+    def __init__(self, dim: int = 4) -> None:
+        super().__init__()
+        self.fc0 = nn.Linear(dim, 8)
+        self.fc = nn.Linear(8, K)
+        self.embedding_dim, self.map_channels = 8, {"m": 4}
+        self.seen: list[list[int]] = []
+
+    def forward(self, x: torch.Tensor) -> ModelOutput:
+        self.seen.append(x[:, 0].round().long().tolist())
+        e = torch.relu(self.fc0(x))
+        return ModelOutput(self.fc(e), e, {"m": x[:, :, None]})
+
+
+def _data(n: int = 24) -> PairedArrays:
+    idx = np.arange(n, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    arrays = {m: np.concatenate([idx[:, None], rng.normal(size=(n, 3))], 1).astype(np.float32)
+              for m in ("acc", "sk", "fu")}
+    return PairedArrays(arrays, np.arange(n) % K, np.array([f"c{i}" for i in range(n)]))
+
+
+def _task(progressive: bool, k: int = 1) -> tuple[DistillTask, Recorder, list[Recorder]]:
+    torch.manual_seed(0)
+    student, teachers = Recorder(), [Recorder(), Recorder()]
+    loss = build_loss("acs", {"ce": 1, "kd": 1, "mk": 1, "semantic": 1},
+                      student=FeatureDims.of_model(student),
+                      teachers=[FeatureDims.of_model(t) for t in teachers])
+    teacher_tasks = None
+    if progressive:
+        teacher_tasks = [SupervisedTask(f"t{i}", t, m, OptimConfig(lr=0.01), 4, 8)
+                         for i, (t, m) in enumerate(zip(teachers, ("sk", "fu"), strict=True))]
+    task = DistillTask("s", student, "acc", teachers, ["sk", "fu"], loss, OptimConfig(lr=0.01),
+                       4, 8, teacher_tasks=teacher_tasks, k=k)
+    return task, student, teachers
+
+
+def test_teachers_see_exactly_the_students_clips() -> None:
+    task, student, teachers = _task(progressive=False)
+    data = _data()
+    task.train_epoch(data, np.arange(24), epoch=0, seed=1)
+    assert len(student.seen) == 3
+    for t in teachers:
+        assert t.seen == student.seen  # same clips, same order, every batch
+    assert sorted(sum(student.seen, [])) == list(range(24))  # shuffled, each clip once
+
+
+def test_pretrained_teachers_are_frozen_and_get_no_gradient() -> None:
+    task, student, teachers = _task(progressive=False)
+    before = [{k: v.clone() for k, v in t.state_dict().items()} for t in teachers]
+    s_before = student.fc.weight.clone()
+    task.train_epoch(_data(), np.arange(24), epoch=0, seed=1)
+    for t, b in zip(teachers, before, strict=True):
+        assert all(p.grad is None and not p.requires_grad for p in t.parameters())
+        for k, v in t.state_dict().items():
+            torch.testing.assert_close(v, b[k], rtol=0, atol=0)
+    assert not torch.equal(student.fc.weight, s_before)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_progressive_order_teacher_epochs_then_student(k: int) -> None:
+    task, student, teachers = _task(progressive=True, k=k)
+    data = _data()
+    for epoch in range(2):
+        task.train_epoch(data, np.arange(24), epoch=epoch, seed=epoch)
+    expected = []
+    for epoch in range(2):
+        expected += [("teacher", epoch * k + s) for s in range(k)] + [("student", epoch)]
+    assert task.events == expected
+    # Each teacher trains k epochs (3 batches each) and predicts once per student epoch.
+    assert len(teachers[0].seen) == 2 * (3 * k + 3)
+
+
+def test_student_step_leaves_progressive_teachers_untouched() -> None:
+    task, student, teachers = _task(progressive=True)
+    data = _data()
+    snapshot = {}
+
+    def student_epoch_spy(*args, original=task._student_epoch, **kw):
+        snapshot["before"] = [{k: v.clone() for k, v in t.state_dict().items()}
+                              for t in teachers]
+        for t in teachers:
+            t.zero_grad(set_to_none=True)
+        out = original(*args, **kw)
+        snapshot["after"] = [t.state_dict() for t in teachers]
+        return out
+
+    task._student_epoch = student_epoch_spy
+    task.train_epoch(data, np.arange(24), epoch=0, seed=0)
+    for b, a, t in zip(snapshot["before"], snapshot["after"], teachers, strict=True):
+        for k in b:
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+        assert all(p.grad is None for p in t.parameters())
+
+
+def test_k_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="distill.k"):
+        student = Recorder()
+        DistillTask("s", student, "acc", [], [], build_loss("ce", {"ce": 1}),
+                    OptimConfig(), 1, 8, k=0)
+
+
+@pytest.fixture(scope="module")
+def tiny_project(tmp_path_factory) -> tuple[Path, dict]:
+    """A tiny synthetic dataset fused and rendered, with fast settings, in a temp cwd."""
+    root = tmp_path_factory.mktemp("distill")
+    params = base_params(data__actions=[1, 22, 27], synthetic__subjects=2)
+    params = apply_profile(params)
+    params["fuse"].update(skeleton_frames=16, inertial_steps=32)
+    params["gaf"]["image_size"] = 16
+    params["teacher"].update(channels=[8, 8], strides=[1, 1], epochs=2, batch_size=8)
+    params["student"].update(epochs=2, batch_size=8)
+    params["train"]["validation"]["fraction"] = 0.3
+    params["mlflow"]["tracking_uri"] = f"sqlite:///{root / 'mlflow.db'}"
+    cwd = Path.cwd()
+    import os
+
+    os.chdir(root)
+    try:
+        fetch_dataset(params, "data/raw")
+        fuse_dataset(params, "data/raw/utd_mhad", "data/fused/utd_mhad.h5")
+        gaf_dataset("data/fused/utd_mhad.h5", "data/gaf/utd_mhad.h5", image_size=16,
+                    methods=["gasf"])
+    finally:
+        os.chdir(cwd)
+    return root, params
+
+
+def test_short_distillation_runs_end_to_end(tiny_project, monkeypatch) -> None:
+    root, params = tiny_project
+    monkeypatch.chdir(root)
+    from crosskd.data.fused_h5 import read_fused
+    from crosskd.training.builders import student_spec, teacher_spec
+
+    data = read_fused("data/fused/utd_mhad.h5")
+    for kind in ("sk", "fu"):
+        train_supervised(params, teacher_spec(kind, params, data), "teacher", 0,
+                         f"train_teacher@{kind}-0")
+    train_supervised(params, student_spec(params, data), "student", 0, "train_student@0")
+    for method, schedule in (("acs", "pretrained"), ("acs", "progressive"), ("fitnet",
+                                                                              "pretrained")):
+        m = distill_run(params, method, schedule, 0, f"d@{method}-{schedule}")
+        assert 0.0 <= m["accuracy"] <= 1.0 and m["test_clips"] == 12
+        curve = (root / f"plots/distill/{m['variant']}_s0.csv").read_text().splitlines()
+        header = curve[0].split(",")
+        assert len(curve) == 3 and "loss_mk" in header or method == "fitnet"
+        values = [float(v) for v in curve[-1].split(",")[1:]]
+        assert np.isfinite(values).all()
+    client = MlflowClient(tracking_uri=params["mlflow"]["tracking_uri"])
+    runs = client.search_runs([client.get_experiment_by_name("crosskd").experiment_id])
+    stages = {r.data.tags.get("stage") for r in runs}
+    assert {"d@acs-pretrained", "d@acs-progressive", "train_teacher@fu-0"} <= stages
+    prog = next(r for r in runs if r.data.tags.get("stage") == "d@acs-progressive")
+    assert "teacher0_loss" in prog.data.metrics and "test_accuracy" in prog.data.metrics
+    with pytest.raises(ConfigError, match="unknown distillation method 'dkd'"):
+        distill_run(params, "dkd", "pretrained", 0, "x")
+
+
+def test_report_mean_std_and_same_seed_gain(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    acc = {"teacher_sk": [0.9, 0.8], "teacher_fu": [0.95, 0.85],
+           "student_baseline": [0.70, 0.80]}
+    for model, values in acc.items():
+        for seed, a in enumerate(values):
+            p = tmp_path / f"metrics/eval/{model}_s{seed}.json"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(json.dumps({"accuracy": a, "macro_f1": a - 0.1,
+                                     "protocol": "trial_split"}))
+    for seed, a in enumerate([0.75, 0.81]):
+        p = tmp_path / f"metrics/distill/acs_progressive_s{seed}.json"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps({"accuracy": a, "macro_f1": a, "seed": seed,
+                                 "protocol": "trial_split", "wall_seconds": 10.0}))
+    params = {"train": {"seeds": [0, 1], "protocol": "trial_split"},
+              "data": {"dataset": "utd_mhad"},
+              "distill": {"pretrained": [], "progressive": ["acs"]}}
+    report = build_report(params)
+    row = report["rows"]["acs_progressive"]
+    assert row["accuracy_mean"] == pytest.approx(78.0)
+    assert row["accuracy_std"] == pytest.approx(np.std([75, 81], ddof=1), abs=1e-3)
+    assert row["gain_mean"] == pytest.approx(3.0)  # (+5, +1) over the same-seed baseline
+    assert row["gain_std"] == pytest.approx(np.std([5, 1], ddof=1), abs=1e-3)
+    assert row["paper_accuracy"] == 95.19
+    assert report["rows"]["teacher_fu"]["accuracy_mean"] == pytest.approx(90.0)
+    md = to_markdown(report)
+    assert "| acs_progressive | distill (progressive) | 78.00 \u00b1 4.24 |" in md
+    params["train"]["protocol"] = "cross_subject"
+    with pytest.raises(Exception, match="protocol 'trial_split' differs"):
+        build_report(params)

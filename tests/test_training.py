@@ -1,0 +1,179 @@
+"""The training loop: learning, resume, validation-only selection, errors, checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from crosskd.data.fused_h5 import FusedData
+from crosskd.errors import ConfigError
+from crosskd.models import build_model
+from crosskd.training.batches import PairedArrays
+from crosskd.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from crosskd.training.loop import FitConfig, SupervisedTask, TrainingError, fit
+from crosskd.training.optim import OptimConfig
+from crosskd.training.splits import Split, make_split
+
+K = 3
+
+
+def toy_data(n_per_class: int = 40, seed: int = 0) -> PairedArrays:
+    """Skeleton clips whose class is a constant offset of one joint: separable."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(K), n_per_class)
+    x = rng.normal(scale=0.3, size=(len(labels), 3, 8, 20)).astype(np.float32)
+    for c in range(K):
+        x[labels == c, c, :, 11] += 2.0  # right_wrist moves along axis c
+    ids = np.array([f"clip{i}" for i in range(len(labels))])
+    return PairedArrays({"skeleton": x}, labels, ids)
+
+
+def toy_split(n: int) -> Split:
+    idx = np.arange(n)
+    return Split(train=idx[idx % 4 < 2], val=idx[idx % 4 == 2], test=idx[idx % 4 == 3])
+
+
+def tiny_task(epochs: int, lr: float = 0.05) -> SupervisedTask:
+    torch.manual_seed(0)
+    model = build_model("agcn", num_classes=K, layout="kinect_v1", channels=[16, 16],
+                        strides=[1, 1], dropout=0.2)
+    return SupervisedTask("toy", model, "skeleton", OptimConfig(lr=lr), epochs, 8)
+
+
+def test_short_training_beats_chance(tmp_path) -> None:
+    data = toy_data()
+    split = toy_split(len(data.labels))
+    result = fit(tiny_task(3), data, split, FitConfig(epochs=3, batch_size=8, seed=0),
+                 tmp_path, num_classes=K)
+    assert result.best_val["val_accuracy"] > 0.8  # chance is 1/3
+    assert [h["epoch"] for h in result.history] == [1, 2, 3]
+    assert (tmp_path / "last.pt").is_file() and (tmp_path / "best.pt").is_file()
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path) -> None:
+    data = toy_data()
+    split = toy_split(len(data.labels))
+    cfg = FitConfig(epochs=4, batch_size=8, seed=3)
+    full_task = tiny_task(4)
+    full = fit(full_task, data, split, cfg, tmp_path / "full", num_classes=K)
+
+    def interrupt(epoch: int, row: dict) -> None:
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(tiny_task(4), data, split, cfg, tmp_path / "cut", num_classes=K, on_epoch=interrupt)
+    assert load_checkpoint(tmp_path / "cut" / "last.pt")["epoch"] == 2
+    resumed_task = tiny_task(4)  # a fresh process: new model, same seed
+    resumed = fit(resumed_task, data, split, cfg, tmp_path / "cut", num_classes=K)
+    assert resumed.resumed_from == 2
+    assert [h["val_loss"] for h in resumed.history] == [h["val_loss"] for h in full.history]
+    assert resumed.best_epoch == full.best_epoch
+    for a, b in zip(full_task.model.state_dict().values(),
+                    resumed_task.model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_selection_never_reads_test_indices(tmp_path) -> None:
+    data = toy_data()
+    split = toy_split(len(data.labels))
+    seen: set[int] = set()
+    original = data.batches
+
+    def spy(indices, *args, **kwargs):
+        seen.update(np.asarray(indices).tolist())
+        return original(indices, *args, **kwargs)
+
+    data.batches = spy  # type: ignore[method-assign]
+    fit(tiny_task(2), data, split, FitConfig(epochs=2, batch_size=8, seed=0), tmp_path,
+        num_classes=K)
+    assert seen == set(split.train.tolist()) | set(split.val.tolist())
+    assert not seen & set(split.test.tolist())
+
+
+def test_nan_loss_is_a_clear_error_and_keeps_checkpoint(tmp_path) -> None:
+    data = toy_data()
+    split = toy_split(len(data.labels))
+    cfg = FitConfig(epochs=2, batch_size=8, seed=0)
+    fit(tiny_task(1), data, split, FitConfig(epochs=1, batch_size=8, seed=0), tmp_path,
+        num_classes=K)
+    before = (tmp_path / "last.pt").read_bytes()
+    data.arrays["skeleton"][split.train[0]] = np.nan
+    with pytest.raises(TrainingError, match=r"toy epoch 1 batch \d+: loss is nan"):
+        fit(tiny_task(2), data, split, cfg, tmp_path, num_classes=K)
+    assert (tmp_path / "last.pt").read_bytes() == before
+
+
+def test_resume_modes_and_bad_checkpoints(tmp_path) -> None:
+    data = toy_data()
+    split = toy_split(len(data.labels))
+    with pytest.raises(CheckpointError, match="last.pt: checkpoint is missing"):
+        fit(tiny_task(1), data, split, FitConfig(epochs=1, batch_size=8, seed=0,
+                                                 resume="require"), tmp_path, num_classes=K)
+    with pytest.raises(ConfigError, match="resume"):
+        FitConfig(epochs=1, batch_size=8, seed=0, resume="maybe")
+    (tmp_path / "last.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        fit(tiny_task(1), data, split, FitConfig(epochs=1, batch_size=8, seed=0), tmp_path,
+            num_classes=K)
+    # A checkpoint made with other parameters is not resumed from under "auto".
+    save_checkpoint(tmp_path / "last.pt", {"fingerprint": "other", "epoch": 1})
+    result = fit(tiny_task(1), data, split, FitConfig(epochs=1, batch_size=8, seed=0),
+                 tmp_path, num_classes=K)
+    assert result.resumed_from == 0
+
+
+def test_checkpoint_loading_is_weights_only(tmp_path) -> None:
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "evil.pt")
+
+
+def _fused(subjects, trials, labels) -> FusedData:
+    n = len(labels)
+    return FusedData(
+        skeleton=np.zeros((n, 3, 4, 20), np.float32), inertial=np.zeros((n, 8, 6), np.float32),
+        label=np.array(labels), action=np.array(labels) + 1, subject=np.array(subjects),
+        trial=np.array(trials), sample_id=np.array([f"c{i}" for i in range(n)]),
+        class_names=["a", "b"],
+        splits={"cross_subject": np.array(subjects) % 2 == 1,
+                "trial_split": np.isin(trials, [1, 2])},
+        attrs={})
+
+
+def test_validation_is_carved_from_training_side_only() -> None:
+    subjects = np.repeat([1, 2, 3, 4, 5, 6, 7, 8], 8)
+    trials = np.tile(np.repeat([1, 2, 3, 4], 2), 8)
+    labels = np.tile([0, 1], 32)
+    data = _fused(subjects, trials, labels)
+    for protocol in ("cross_subject", "trial_split"):
+        for group in ("clip", "subject"):
+            s = make_split(data, protocol, val_fraction=0.25, val_group=group, seed=1)
+            train_side = np.flatnonzero(data.splits[protocol])
+            assert set(s.val) <= set(train_side) and set(s.train) <= set(train_side)
+            assert set(s.test) == set(np.flatnonzero(~data.splits[protocol]))
+            assert len(s.val) > 0 and set(s.train) | set(s.val) == set(train_side)
+    s = make_split(data, "cross_subject", val_fraction=0.25, val_group="subject", seed=1)
+    assert len(set(data.subject[s.val])) == 1
+    assert not set(data.subject[s.val]) & set(data.subject[s.train])
+    s = make_split(data, "trial_split", val_fraction=0.25, val_group="clip", seed=1)
+    assert set(data.label[s.val]) == {0, 1}  # stratified
+    with pytest.raises(ConfigError, match="protocol 'loso'"):
+        make_split(data, "loso", val_fraction=0.2, val_group="clip", seed=0)
+
+
+def test_batches_pair_every_modality_by_index() -> None:
+    n = 10
+    ids = np.array([f"s{i}" for i in range(n)])
+    data = PairedArrays({"a": np.arange(n, dtype=np.float32)[:, None],
+                         "b": -np.arange(n, dtype=np.float32)[:, None]}, np.arange(n) % 2, ids)
+    for batch in data.batches(np.arange(n), 4, shuffle=True, seed=5, train=True):
+        idx = batch["idx"].numpy()
+        np.testing.assert_array_equal(batch["a"][:, 0].numpy(), idx)
+        np.testing.assert_array_equal(batch["b"][:, 0].numpy(), -idx)
+        np.testing.assert_array_equal(batch["y"].numpy(), idx % 2)
