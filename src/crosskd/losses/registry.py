@@ -5,47 +5,32 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from crosskd.errors import ConfigError
 from crosskd.losses.base import DistillLoss, FeatureDims
+from crosskd.registry import Registry
 
-_LOSSES: dict[str, type[DistillLoss]] = {}
+_LOSSES: Registry[type[DistillLoss]] = Registry("distillation method")
 
 L = TypeVar("L", bound=type[DistillLoss])
-
-
-def _qualname(obj: object) -> str:
-    return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
 def register_loss(name: str) -> Callable[[L], L]:
     """Class decorator: ``build_loss(name, ...)`` constructs it; sets ``cls.name``."""
 
     def deco(cls: L) -> L:
-        known = _LOSSES.get(name)
-        # Re-registering the same class (module re-import) is harmless; two different
-        # classes under one name would silently shadow each other.
-        if known is not None and _qualname(known) != _qualname(cls):
-            raise ValueError(f"loss name {name!r} already registered by {known!r}")
         cls.name = name
-        _LOSSES[name] = cls
-        return cls
+        return _LOSSES.register(name)(cls)
 
     return deco
 
 
 def loss_names() -> list[str]:
     """Registered method names, sorted."""
-    return sorted(_LOSSES)
+    return _LOSSES.names()
 
 
 def loss_class(name: str) -> type[DistillLoss]:
     """The class registered as ``name`` (its ``weight_names`` / ``option_defaults``)."""
-    try:
-        return _LOSSES[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown distillation method {name!r}; known methods: {loss_names()}"
-        ) from None
+    return _LOSSES.get(name)
 
 
 def build_loss(

@@ -9,34 +9,21 @@ from typing import TypeVar
 from torch import nn
 
 from crosskd.errors import ConfigError
+from crosskd.registry import Registry
 
-_MODELS: dict[str, Callable[..., nn.Module]] = {}
+_MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
 
 F = TypeVar("F", bound=Callable[..., nn.Module])
 
 
-def _qualname(obj: object) -> str:
-    return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}"
-
-
 def register_model(name: str) -> Callable[[F], F]:
     """Class/factory decorator: make ``build_model(name, ...)`` construct it."""
-
-    def deco(factory: F) -> F:
-        known = _MODELS.get(name)
-        # Re-registering the same object (module re-import) is harmless; two different
-        # models under one name would silently shadow each other.
-        if known is not None and _qualname(known) != _qualname(factory):
-            raise ValueError(f"model name {name!r} already registered by {known!r}")
-        _MODELS[name] = factory
-        return factory
-
-    return deco
+    return _MODELS.register(name)  # type: ignore[return-value]
 
 
 def model_names() -> list[str]:
     """Registered model names, sorted."""
-    return sorted(_MODELS)
+    return _MODELS.names()
 
 
 def build_model(name: str, **kwargs: object) -> nn.Module:
@@ -45,10 +32,7 @@ def build_model(name: str, **kwargs: object) -> nn.Module:
     Unknown names and unknown/missing arguments are configuration errors, reported with
     what is accepted, before the constructor runs.
     """
-    try:
-        factory = _MODELS[name]
-    except KeyError:
-        raise ConfigError(f"unknown model {name!r}; known models: {model_names()}") from None
+    factory = _MODELS.get(name)
     sig = inspect.signature(factory)
     try:
         sig.bind(**kwargs)
