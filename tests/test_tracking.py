@@ -99,3 +99,22 @@ def test_two_processes_logging_at_once_lose_nothing(store, tmp_path: Path) -> No
     for r in children:
         assert r.info.status == "FINISHED"
         assert len(client.get_metric_history(r.info.run_id, "m")) == 40
+
+
+def test_compare_table_across_runs(store, tmp_path: Path, capsys) -> None:
+    import yaml
+
+    from crosskd.compare import main, runs_table
+
+    params, uri = store
+    for acc in (0.8, 0.9):
+        with stage_run(params, "evaluate@student_baseline-0") as run:
+            run.log_metrics({"test_accuracy": acc, "test_macro_f1": acc - 0.05})
+    table = runs_table(uri, "t", "evaluate")
+    assert sorted(table["test_accuracy"]) == [0.8, 0.9]
+    assert set(table["stage"]) == {"evaluate@student_baseline-0"}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert main(["--params", str(tmp_path / "params.yaml"), "--format", "csv"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("stage,experiment,commit,status,started,test_accuracy")
+    assert len(out) == 3
