@@ -17,6 +17,7 @@ from crosskd.tracking import PARENT_KEY_TAG, project_root, resolve_uri, stage_ru
 def store(tmp_path: Path, monkeypatch) -> tuple[dict, str]:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DVC_EXP_NAME", raising=False)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
     (tmp_path / "params.yaml").write_text("a: 1\n")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     return {"mlflow": {"enabled": True, "tracking_uri": uri, "experiment": "t"}}, uri
@@ -73,6 +74,13 @@ def test_relative_sqlite_uri_resolves_to_project_root(tmp_path: Path) -> None:
     assert project_root(exp_dir) == tmp_path / "repo"
     assert resolve_uri("sqlite:///mlflow.db", exp_dir) == f"sqlite:///{tmp_path}/repo/mlflow.db"
     assert resolve_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+
+
+def test_dvc_root_names_the_project_for_experiment_runs(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path / "parent"))
+    monkeypatch.chdir(tmp_path)
+    assert project_root() == tmp_path / "parent"
+    assert resolve_uri("sqlite:///mlflow.db") == f"sqlite:///{tmp_path}/parent/mlflow.db"
 
 
 def test_two_processes_logging_at_once_lose_nothing(store, tmp_path: Path) -> None:

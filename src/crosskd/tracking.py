@@ -27,7 +27,13 @@ PARENT_KEY_TAG = "crosskd.pipeline_key"
 
 
 def project_root(start: Path | None = None) -> Path:
-    """The repository root; for ``dvc exp run --temp/--queue`` copies, the original one."""
+    """The repository root; for ``dvc exp run`` (also --temp/--queue copies) the original one.
+
+    DVC exports ``DVC_ROOT`` (the parent repo) to experiment runs; otherwise a path inside
+    ``.dvc/tmp/exps/`` is traced back to its repo, and anything else is the cwd.
+    """
+    if start is None and os.environ.get("DVC_ROOT"):
+        return Path(os.environ["DVC_ROOT"])
     cwd = (start or Path.cwd()).resolve()
     parts = cwd.parts
     if ".dvc" in parts and "exps" in parts:  # .../repo/.dvc/tmp/exps/<run>/...
