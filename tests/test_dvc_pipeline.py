@@ -15,7 +15,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from crosskd.config import load_params
-from tests.conftest import REPO
+from tests.conftest import REPO, SHARED
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +32,9 @@ def project(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     root = tmp_path_factory.mktemp("proj")
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(REPO / name, root / name)
+    for keep in ("metrics/eval/.gitkeep", "metrics/distill/.gitkeep"):  # tracked, like here
+        (root / keep).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / keep, root / keep)
     for name in ("pipeline", "src"):
         shutil.copytree(REPO / name, root / name,
                         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
@@ -109,3 +112,34 @@ def test_param_change_reruns_only_downstream(project) -> None:
     assert "Running stage 'evaluate@student_baseline-0'" in out
     for stage in ("fetch", "fuse", "gaf", "train_teacher@sk-0", "evaluate@teacher_sk-0"):
         assert f"Running stage '{stage}'" not in out
+
+
+@pytest.mark.parametrize(("dataset", "layout_joints", "progressive"),
+                         [("mmact", 33, "[acs]"), ("berkeley_mhad", 22, "[]")])
+def test_pipeline_with_each_dataset_switched_in(project, dataset: str, layout_joints: int,
+                                                progressive: str) -> None:
+    """`dvc exp run -S data.dataset=...` runs every stage on that dataset's synthetic copy
+    (small and short here; MMAct's skeletons come from MediaPipe on its videos). Berkeley
+    runs with no distillation at all: the report then holds teachers and baseline only."""
+    root, env = project
+    dvc = [sys.executable, "-m", "dvc"]
+    overrides = [f"data.dataset={dataset}", "data.actions=[1,2,3]", "synthetic.subjects=3",
+                 "synthetic.trials=2", "profiles.fast.teacher.epochs=2",
+                 "profiles.fast.student.epochs=2", "distill.pretrained=[]",
+                 f"distill.progressive={progressive}",
+                 f"skeletons.model.path={SHARED / 'models' / 'pose_landmarker_full.task'}"]
+    out = _run([*dvc, "exp", "run", *[a for o in overrides for a in ("-S", o)]], root, env)
+    stages = ["fetch", "skeletons", "fuse", "gaf", "train_teacher@fu-0", "report"]
+    if progressive != "[]":
+        stages.append("distill_progressive@acs-0")
+    for stage in stages:
+        assert f"Running stage '{stage}'" in out
+    with h5py.File(root / f"data/fused/{dataset}.h5") as f:
+        assert f["skeleton"].shape[3] == layout_joints
+        assert set(f["splits"]) == {"cross_subject"}
+        n_test = int(f["splits/cross_subject/test"][()].sum())
+    assert n_test > 0
+    report = json.loads((root / "metrics/ablation.json").read_text())
+    assert report["dataset"] == dataset and report["protocol"] == "cross_subject"
+    evaluated = json.loads((root / "metrics/eval/student_baseline_s0.json").read_text())
+    assert evaluated["test_clips"] == n_test

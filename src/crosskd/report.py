@@ -15,6 +15,7 @@ from typing import Any
 
 from crosskd.atomic import write_text_atomic
 from crosskd.config import get
+from crosskd.data.datasets import resolve_protocol
 from crosskd.errors import DataError
 from crosskd.training import paths
 from crosskd.training.distill_run import variant_name
@@ -59,7 +60,7 @@ def _row(name: str, kind: str, runs: list[dict[str, Any]],
 
 def build_report(params: dict[str, Any]) -> dict[str, Any]:
     seeds = [int(s) for s in get(params, "train.seeds")]
-    protocol = get(params, "train.protocol")
+    protocol = resolve_protocol(params)
     dataset = get(params, "data.dataset")
 
     def load_eval(model: str) -> list[dict[str, Any]]:

@@ -21,8 +21,8 @@ from crosskd.config import choice, get
 from crosskd.data.archive import is_archive, safe_extract
 from crosskd.data.datasets import DatasetSpec, get_dataset
 from crosskd.data.download import download
-from crosskd.data.manifest import verify_manifest
-from crosskd.errors import ConfigError, DataError
+from crosskd.data.manifest import sha256_file, verify_manifest
+from crosskd.errors import ChecksumError, ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +112,15 @@ def synthetic_kwargs(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def resolve_actions(spec: DatasetSpec, actions: Any) -> list[int]:
-    """``all`` or a list of 1-based action numbers -> a sorted, validated list."""
+    """``all``, ``default`` or a list of 1-based action numbers -> a sorted, validated list."""
     n = len(spec.class_names)
+    if actions == "default":
+        actions = list(spec.default_actions) if spec.default_actions else "all"
     if actions == "all":
         return list(range(1, n + 1))
     if not isinstance(actions, list) or not actions:
-        raise ConfigError(f"params.yaml: data.actions must be 'all' or a list, got {actions!r}")
+        raise ConfigError("params.yaml: data.actions must be 'default', 'all' or a list, "
+                          f"got {actions!r}")
     bad = [a for a in actions if isinstance(a, bool) or not isinstance(a, int) or not 1 <= a <= n]
     if bad or len(set(actions)) != len(actions):
         raise ConfigError(
@@ -125,6 +128,29 @@ def resolve_actions(spec: DatasetSpec, actions: Any) -> list[int]:
             f"got {actions!r}"
         )
     return sorted(actions)
+
+
+POSE_MODEL = "pose_model/pose_landmarker_full.task"
+
+
+def fetch_pose_model(params: dict[str, Any], out: Path, downloads: Path) -> Path:
+    """The MediaPipe pose model, from a local path or the official URL (``skeletons.model``)."""
+    source = choice(params, "skeletons.model.source", ("path", "url"))
+    sha256 = get(params, "skeletons.model.sha256", None)
+    target = out / POSE_MODEL
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source == "url":
+        got = download(get(params, "skeletons.model.url"), downloads / target.name,
+                       sha256=sha256, timeout=float(get(params, "fetch.timeout_s", 20)))
+    else:
+        got = Path(get(params, "skeletons.model.path")).expanduser()
+        if not got.is_file():
+            raise DataError(got, "skeletons.model.path: pose model file is missing")
+        if sha256 and sha256_file(got) != sha256:
+            raise ChecksumError(got, f"sha256 mismatch: expected {sha256}, "
+                                f"got {sha256_file(got)}")
+    shutil.copyfile(got, target)
+    return target
 
 
 def fetch_dataset(params: dict[str, Any], out_root: str | Path = "data/raw",
@@ -142,4 +168,6 @@ def fetch_dataset(params: dict[str, Any], out_root: str | Path = "data/raw",
         else:
             fetch_url(spec, get(params, "fetch.urls", []) or [], tmp, Path(downloads),
                       float(get(params, "fetch.timeout_s", 20)))
+        if spec.skeletons_from_video:
+            fetch_pose_model(params, tmp, Path(downloads))
     return out

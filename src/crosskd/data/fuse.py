@@ -39,7 +39,23 @@ def fuse_samples(
     return np.stack(skel_out), np.stack(iner_out), has_gyro
 
 
-def fuse_dataset(params: dict[str, Any], raw_root: str | Path, out_path: str | Path) -> FusedData:
+def reader_options(spec: Any, params: dict[str, Any],
+                   skeleton_dir: str | Path | None) -> dict[str, Any]:
+    """Dataset-specific reader arguments: the worn sensor, and where extracted skeletons are."""
+    options: dict[str, Any] = {}
+    sensor = spec.sensor(get(params, "data.sensor", None))
+    if sensor is not None:
+        options["sensor"] = sensor
+    if spec.skeletons_from_video:
+        if skeleton_dir is None:
+            raise DataError(None, f"{spec.name} has no skeletons in its release: run the "
+                            "skeletons stage and pass its folder")
+        options.update(skeleton_dir=skeleton_dir, camera=get(params, "skeletons.camera"))
+    return options
+
+
+def fuse_dataset(params: dict[str, Any], raw_root: str | Path, out_path: str | Path,
+                 skeleton_dir: str | Path | None = None) -> FusedData:
     """Read ``raw_root`` as params say, fuse every clip, write ``out_path``."""
     spec = get_dataset(get(params, "data.dataset"))
     actions = resolve_actions(spec, get(params, "data.actions"))
@@ -50,7 +66,8 @@ def fuse_dataset(params: dict[str, Any], raw_root: str | Path, out_path: str | P
     t_i = positive_int(params, "fuse.inertial_steps")
 
     report = ReadReport()
-    samples = list(spec.read(raw_root, actions, on_bad_clip=on_bad, report=report))
+    samples = list(spec.read(raw_root, actions, on_bad_clip=on_bad, report=report,
+                             **reader_options(spec, params, skeleton_dir)))
     if not samples:
         raise DataError(raw_root, f"no usable clips for actions {actions}")
     present = {s.action for s in samples}

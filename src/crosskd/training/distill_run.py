@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from crosskd.config import get
+from crosskd.data.datasets import resolve_protocol
 from crosskd.errors import ConfigError, DataError
 from crosskd.evaluation import test_predictions
 from crosskd.losses import FeatureDims, build_loss, loss_names
@@ -102,7 +103,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
         result = fit(task, batches, split, cfg, paths.checkpoint_dir(s_spec.name, seed),
                      num_classes=data.num_classes, run_config=run_params,
                      on_epoch=lambda e, row: tracker.log_metrics(row, step=e))
-        protocol = get(params, "train.protocol")
+        protocol = resolve_protocol(params)
         y, pred = test_predictions(student, s_spec.modality, data, params, protocol, seed)
         test = summary(y, pred, data.num_classes)
         meta = {"seed": seed, "protocol": protocol, "class_names": data.class_names,

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from crosskd.config import get
+from crosskd.data.datasets import resolve_protocol
 from crosskd.tracking import stage_run
 from crosskd.training import paths
 from crosskd.training.batches import PairedArrays
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def split_for(params: dict[str, Any], data, seed: int):
-    return make_split(data, get(params, "train.protocol"),
+    return make_split(data, resolve_protocol(params),
                       val_fraction=float(get(params, "train.validation.fraction")),
                       val_group=get(params, "train.validation.group"), seed=seed)
 
@@ -58,7 +59,7 @@ def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed
         result = fit(task, batches, split, cfg, paths.checkpoint_dir(spec.name, seed),
                      num_classes=data.num_classes, run_config=run_params,
                      on_epoch=lambda e, row: tracker.log_metrics(row, step=e))
-        meta = {"seed": seed, "protocol": get(params, "train.protocol"),
+        meta = {"seed": seed, "protocol": resolve_protocol(params),
                 "class_names": data.class_names, "selected_epoch": result.best_epoch,
                 "val": result.best_val, "dataset": get(params, "data.dataset")}
         model_path = paths.model_file(spec.name, seed)
