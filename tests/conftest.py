@@ -17,12 +17,24 @@ SHARED = Path(os.environ.get("CROSSKD_SHARED", REPO.parent / "shared"))
 def utd_real() -> Path:
     """The real UTD-MHAD copy. Missing: a failure in CI, a skip elsewhere (said why)."""
     root = SHARED / "datasets" / "utd_mhad"
-    if not (root / "Inertial").is_dir():
-        msg = f"real UTD-MHAD copy not found at {root}; set CROSSKD_SHARED"
+    _shared_or_skip(root / "Inertial", "real UTD-MHAD copy")
+    return root
+
+
+def _shared_or_skip(path: Path, what: str) -> Path:
+    """A file from ../shared: missing is a failure in CI, a skip (saying why) elsewhere."""
+    if not path.exists():
+        msg = f"{what} not found at {path}; set CROSSKD_SHARED"
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)
-    return root
+    return path
+
+
+@pytest.fixture(scope="session")
+def pose_model() -> Path:
+    """The shared MediaPipe pose bundle (never copied into this repository)."""
+    return _shared_or_skip(SHARED / "models" / "pose_landmarker_full.task", "pose model")
 
 
 def write_utd_clip(root: Path, a: int, s: int, t: int, n: int = 120, frames: int = 50,

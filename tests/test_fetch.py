@@ -109,3 +109,52 @@ def test_url_source_without_network_says_use_path(tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match="fetch.source"):
         fetch_dataset(base_params(fetch__source="url", fetch__urls=urls, fetch__timeout_s=5),
                       tmp_path / "raw", tmp_path / "dl")
+
+
+def test_pose_model_from_path_and_checksum(tmp_path: Path) -> None:
+    from crosskd.data.fetch import POSE_MODEL, fetch_pose_model
+    from crosskd.data.manifest import sha256_file
+
+    model = tmp_path / "pose.task"
+    model.write_bytes(b"not really a model, but bytes with a digest")
+    params = base_params()
+    params["skeletons"]["model"].update(source="path", path=str(model),
+                                        sha256=sha256_file(model))
+    out = fetch_pose_model(params, tmp_path / "raw", tmp_path / "dl")
+    assert out == tmp_path / "raw" / POSE_MODEL and out.read_bytes() == model.read_bytes()
+    params["skeletons"]["model"]["sha256"] = "f" * 64
+    with pytest.raises(ChecksumError, match="pose.task: sha256 mismatch"):
+        fetch_pose_model(params, tmp_path / "raw2", tmp_path / "dl")
+    params["skeletons"]["model"]["path"] = str(tmp_path / "absent.task")
+    with pytest.raises(DataError, match="absent.task: skeletons.model.path"):
+        fetch_pose_model(params, tmp_path / "raw3", tmp_path / "dl")
+
+
+def test_pose_model_from_url_with_sha256(zip_server, tmp_path: Path) -> None:
+    from crosskd.data.fetch import fetch_pose_model
+    from crosskd.data.manifest import sha256_file
+
+    base, site = zip_server
+    (site / "pose_landmarker_full.task").write_bytes(b"model bytes" * 1000)
+    params = base_params()
+    params["skeletons"]["model"].update(
+        source="url", url=f"{base}/pose_landmarker_full.task",
+        sha256=sha256_file(site / "pose_landmarker_full.task"))
+    out = fetch_pose_model(params, tmp_path / "raw", tmp_path / "dl")
+    assert out.read_bytes() == b"model bytes" * 1000
+    params["skeletons"]["model"]["sha256"] = "0" * 64
+    (tmp_path / "dl" / "pose_landmarker_full.task").unlink()
+    with pytest.raises(ChecksumError):
+        fetch_pose_model(params, tmp_path / "raw2", tmp_path / "dl")
+
+
+def test_mmact_fetch_brings_the_pose_model(tmp_path: Path, pose_model: Path) -> None:
+    from crosskd.data.fetch import POSE_MODEL
+
+    model = pose_model
+    params = base_params(data__dataset="mmact", data__actions=[1], synthetic__subjects=2,
+                         synthetic__trials=1)
+    params["skeletons"]["model"]["path"] = str(model)
+    out = fetch_dataset(params, tmp_path / "raw")
+    assert (out / POSE_MODEL).stat().st_size == model.stat().st_size
+    assert (out / "acc_watch_clip").is_dir() and (out / "RGB").is_dir()

@@ -4,7 +4,6 @@ stage (MediaPipe on the synthetic videos) and the dataset spec."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +28,6 @@ from crosskd.data.pose import PoseTrack, save_track
 from crosskd.data.synthetic.mmact import generate_mmact, synthetic_subject_ids
 from crosskd.data.utd_mhad import ReadReport
 from crosskd.errors import ConfigError, DataError
-from tests.conftest import SHARED
 
 ACTIONS = [2, 25, 35]  # checking_time, walking, carrying_light
 SUBJECTS = 3  # ids 1, 2 (train) and 17 (test)
@@ -290,18 +288,11 @@ def test_spec():
 
 
 @pytest.fixture(scope="module")
-def model() -> Path:
-    path = SHARED / "models" / "pose_landmarker_full.task"
-    if not path.is_file():
-        msg = f"pose model not found at {path}; set CROSSKD_SHARED"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
+def model(pose_model: Path) -> Path:
+    return pose_model
 
 
 def test_skeletons_stage_and_reader_on_synthetic_videos(tmp_path, model):
-    pytest.importorskip("skimage")
     root = tmp_path / "raw"
     generate_mmact(root, actions=[25, 26], subjects=2, trials=1, seed=0)  # 4 clips
     cache, out = tmp_path / "cache", tmp_path / "skeletons"

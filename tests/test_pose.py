@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+import skimage.data as skimage_data
 
 from crosskd.data import pose
 from crosskd.data.pose import (
@@ -20,25 +21,13 @@ from crosskd.data.pose import (
     save_track,
 )
 from crosskd.errors import DataError
-from tests.conftest import SHARED
-
-cv2 = pytest.importorskip("cv2")
-pytest.importorskip("mediapipe")
-skimage_data = pytest.importorskip("skimage.data")
 
 FPS = 15.0
 
 
 @pytest.fixture(scope="session")
-def model() -> Path:
-    """The shared MediaPipe bundle. Missing: a failure in CI, a skip elsewhere."""
-    path = SHARED / "models" / "pose_landmarker_full.task"
-    if not path.is_file():
-        msg = f"pose model not found at {path}; set CROSSKD_SHARED"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
+def model(pose_model: Path) -> Path:
+    return pose_model
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float = FPS) -> Path:
