@@ -15,7 +15,7 @@ from crosskd.config import apply_profile
 from crosskd.data.fetch import fetch_dataset
 from crosskd.data.fuse import fuse_dataset
 from crosskd.data.gaf import gaf_dataset
-from crosskd.errors import ConfigError
+from crosskd.errors import ConfigError, DataError
 from crosskd.losses import FeatureDims, build_loss
 from crosskd.models.output import ModelOutput
 from crosskd.report import build_report, to_markdown
@@ -180,6 +180,8 @@ def test_short_distillation_runs_end_to_end(tiny_project, monkeypatch) -> None:
         assert len(curve) == 3 and "loss_mk" in header or method == "fitnet"
         values = [float(v) for v in curve[-1].split(",")[1:]]
         assert np.isfinite(values).all()
+    # Checkpoints are for crash recovery: gone once a run's outputs are written.
+    assert not list((root / "checkpoints").glob("*"))
     client = MlflowClient(tracking_uri=params["mlflow"]["tracking_uri"])
     runs = client.search_runs([client.get_experiment_by_name("crosskd").experiment_id])
     stages = {r.data.tags.get("stage") for r in runs}
@@ -188,6 +190,16 @@ def test_short_distillation_runs_end_to_end(tiny_project, monkeypatch) -> None:
     assert "teacher0_loss" in prog.data.metrics and "test_accuracy" in prog.data.metrics
     with pytest.raises(ConfigError, match="unknown distillation method 'dkd'"):
         distill_run(params, "dkd", "pretrained", 0, "x")
+    # A teacher trained for another protocol may have seen this run's test clips: refused.
+    from crosskd.data.datasets import resolve_protocol
+    from crosskd.training.checkpoint import load_checkpoint, save_checkpoint
+
+    path = root / "models/teacher_sk/s0/model.pt"
+    record = load_checkpoint(path)
+    assert record["protocol"] == resolve_protocol(params)
+    save_checkpoint(path, {**record, "protocol": "trial_split"})
+    with pytest.raises(DataError, match="teacher made for"):
+        distill_run(params, "kd", "pretrained", 0, "y")
 
 
 def test_report_mean_std_and_same_seed_gain(tmp_path, monkeypatch) -> None:

@@ -177,3 +177,41 @@ def test_batches_pair_every_modality_by_index() -> None:
         np.testing.assert_array_equal(batch["a"][:, 0].numpy(), idx)
         np.testing.assert_array_equal(batch["b"][:, 0].numpy(), -idx)
         np.testing.assert_array_equal(batch["y"].numpy(), idx % 2)
+
+
+def test_require_resumes_a_run_started_with_auto(tmp_path) -> None:
+    data = toy_data()
+    split = toy_split(len(data.labels))
+
+    def interrupt(epoch: int, row: dict) -> None:
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(tiny_task(2), data, split, FitConfig(epochs=2, batch_size=8, seed=0), tmp_path,
+            num_classes=K, on_epoch=interrupt)
+    result = fit(tiny_task(2), data, split, FitConfig(epochs=2, batch_size=8, seed=0,
+                                                      resume="require"), tmp_path, num_classes=K)
+    assert result.resumed_from == 1
+
+
+def test_empty_validation_is_an_error(tmp_path) -> None:
+    data = toy_data()
+    idx = np.arange(len(data.labels))
+    split = Split(train=idx[::2], val=np.array([], dtype=int), test=idx[1::2])
+    with pytest.raises(ConfigError, match="validation split is empty"):
+        fit(tiny_task(1), data, split, FitConfig(epochs=1, batch_size=8, seed=0), tmp_path,
+            num_classes=K)
+    with pytest.raises(ConfigError, match="leaves no validation clips"):
+        make_split(_fused([1, 3], [1, 1], [0, 1]), "cross_subject", val_fraction=0.1,
+                   val_group="clip", seed=0)
+
+
+def test_macro_f1_ignores_classes_absent_from_labels_and_predictions() -> None:
+    from crosskd.training.metrics import summary
+
+    s = summary(np.array([0, 0, 1, 1]), np.array([0, 0, 1, 0]), num_classes=5)
+    # Per class: F1(0) = 2*(2/3*1)/(2/3+1) = 0.8, F1(1) = 2*(1*0.5)/1.5 = 2/3; classes 2-4
+    # never occur and are not averaged in as zeros.
+    assert s["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
+    assert s["accuracy"] == 0.75

@@ -41,7 +41,8 @@ def run_stage(
         log.error("%s", exc)
         return 1
     except (ValueError, KeyError) as exc:  # bad parameter values surface here
-        log.error("%s: %s", type(exc).__name__, exc)
+        # One line for the user; the traceback with -v, in case it is a bug after all.
+        log.error("%s: %s", type(exc).__name__, exc, exc_info=args.verbose)
         return 1
     return 0
 

@@ -167,7 +167,10 @@ def stage_run(params: dict[str, Any], stage: str, *, params_file: str | Path = "
         yield run
         status = "FINISHED"
     finally:
-        _retry(lambda: client.set_terminated(run.run_id, status))
-        # The parent reflects the latest stage: FAILED shows a pipeline run that broke.
-        _retry(lambda: client.set_terminated(parent_id, status))
+        try:
+            _retry(lambda: client.set_terminated(run.run_id, status))
+            # The parent reflects the latest stage: FAILED shows a pipeline run that broke.
+            _retry(lambda: client.set_terminated(parent_id, status))
+        except Exception:  # never hide the stage's own error behind a tracking failure
+            log.exception("MLflow: could not mark run %s %s", run.run_id, status)
         log.info("MLflow run %s (%s) %s", run.run_id, stage, status.lower())

@@ -18,7 +18,10 @@ def view_rotation(frame: np.ndarray, layout: Layout) -> np.ndarray:
     """
     up = frame[layout.index(layout.spine_joint)] - frame[layout.index(layout.hip_joint)]
     right = frame[layout.index(layout.right_shoulder)] - frame[layout.index(layout.left_shoulder)]
-    up = up / (np.linalg.norm(up) + 1e-9)
+    nu = np.linalg.norm(up)
+    if nu < 1e-6:  # degenerate trunk (hip on the spine joint): keep the view as it is
+        return np.eye(3)
+    up = up / nu
     right = right - np.dot(right, up) * up
     nr = np.linalg.norm(right)
     if nr < 1e-6:  # degenerate shoulders: keep the view as it is

@@ -86,7 +86,11 @@ def load_modality(modality: str, data: FusedData, params: dict[str, Any]) -> np.
     if modality == "skeleton":
         return data.skeleton
     if modality == "fused":
-        return fused_teacher_input(data.skeleton, data.inertial, get(params, "teacher.imu"))
+        imu = get(params, "teacher.imu")
+        if imu == "acc_gyro" and not data.attrs.get("has_gyro", True):
+            raise ConfigError("params.yaml: teacher.imu is acc_gyro but "
+                              f"{data.attrs.get('dataset')} has no gyroscope; use acc")
+        return fused_teacher_input(data.skeleton, data.inertial, imu)
     if modality in ("gasf", "gadf"):
         gaf_path = paths.gaf_file(get(params, "data.dataset"))
         images, ids = read_gaf(gaf_path, modality)

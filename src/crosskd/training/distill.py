@@ -24,6 +24,7 @@ from crosskd.losses import DistillLoss
 from crosskd.training.batches import PairedArrays
 from crosskd.training.loop import SupervisedTask, check_finite, predict_logits
 from crosskd.training.optim import OptimConfig, build_optimizer, build_scheduler, step
+from crosskd.training.seeding import epoch_seed
 
 SCHEDULES = ("pretrained", "progressive")
 
@@ -72,7 +73,8 @@ class DistillTask:
         for sub_epoch in range(self.k if self.progressive else 0):
             t_epoch = epoch * self.k + sub_epoch
             for i, task in enumerate(self.teacher_tasks):
-                m = task.train_epoch(data, indices, t_epoch, seed + 7 * (i + 1))
+                m = task.train_epoch(data, indices, t_epoch,
+                                     epoch_seed(seed, t_epoch, 2 + i))  # own order per epoch
                 metrics[f"teacher{i}_loss"] = m["loss"]
                 metrics[f"teacher{i}_train_accuracy"] = m["train_accuracy"]
             self.events.append(("teacher", t_epoch))

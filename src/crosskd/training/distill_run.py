@@ -15,6 +15,7 @@ import torch
 
 from crosskd.config import get
 from crosskd.data.datasets import resolve_protocol
+from crosskd.data.manifest import sha256_file
 from crosskd.errors import ConfigError, DataError
 from crosskd.evaluation import test_predictions
 from crosskd.losses import FeatureDims, build_loss, loss_names
@@ -34,7 +35,7 @@ from crosskd.training.builders import (
     teacher_spec,
 )
 from crosskd.training.distill import SCHEDULES, DistillTask
-from crosskd.training.loop import SupervisedTask, fit
+from crosskd.training.loop import SupervisedTask, discard_checkpoints, fit
 from crosskd.training.metrics import summary
 from crosskd.training.outputs import peak_memory_mb, write_csv, write_json
 from crosskd.training.seeding import seed_everything
@@ -80,14 +81,22 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
             _, model, record = load_model(path)
             if list(record["class_names"]) != data.class_names:
                 raise DataError(path, "trained on other classes than the fused file holds")
+            # A teacher trained on another protocol may have seen this run's test clips.
+            expected = {"protocol": resolve_protocol(params), "seed": seed,
+                        "dataset": get(params, "data.dataset")}
+            found = {k: record.get(k) for k in expected}
+            if found != expected:
+                raise DataError(path, f"teacher made for {found}, this run is {expected}: "
+                                "re-run train_teacher")
             teachers.append(model)
     else:
         teachers = [s.build() for s in t_specs]
         t_cfg = fit_config(params, "teacher", seed)
+        smoothing = float(get(params, "teacher.label_smoothing", 0.0))
         teacher_tasks = [SupervisedTask(s.name, t, s.modality, optim_config(params, "teacher"),
                                         cfg.epochs * int(get(params, "distill.k")),
-                                        t_cfg.batch_size) for s, t in zip(t_specs, teachers,
-                                                                          strict=True)]
+                                        t_cfg.batch_size, smoothing)
+                         for s, t in zip(t_specs, teachers, strict=True)]
     loss = build_loss(method, weights, options, student=FeatureDims.of_model(student),
                       teachers=[FeatureDims.of_model(t) for t in teachers])
     task = DistillTask(s_spec.name, student, s_spec.modality, teachers,
@@ -97,8 +106,13 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     run_params = {"variant": variant, "method": method, "schedule": schedule, "seed": seed,
                   "weights": weights, "options": options, "teachers": kinds,
                   "k": get(params, "distill.k"), "student": get(params, "student"),
-                  "teacher": get(params, "teacher"), "train": get(params, "train"),
-                  "inputs": input_files(modalities, params)}
+                  "teacher": get(params, "teacher"), "protocol": resolve_protocol(params),
+                  "validation": get(params, "train.validation"),
+                  "inputs": input_files(modalities, params),
+                  "teacher_files": {} if schedule == "progressive" else {
+                      str(paths.model_file(s.name, seed)): sha256_file(paths.model_file(s.name,
+                                                                                        seed))
+                      for s in t_specs}}
     with stage_run(params, stage, log_params=run_params) as tracker:
         result = fit(task, batches, split, cfg, paths.checkpoint_dir(s_spec.name, seed),
                      num_classes=data.num_classes, run_config=run_params,
@@ -126,6 +140,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
                              "test_macro_f1": test["macro_f1"], "test_clips": len(y)})
         tracker.log_artifact(paths.distill_curve(variant, seed), "curves")
         tracker.log_artifact(paths.model_file(s_spec.name, seed), "model")
+    discard_checkpoints(paths.checkpoint_dir(s_spec.name, seed))
     log.info("%s seed %d: test accuracy %.4f, macro F1 %.4f (selected epoch %d)", variant,
              seed, test["accuracy"], test["macro_f1"], result.best_epoch)
     return metrics

@@ -81,6 +81,14 @@ class FitResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def discard_checkpoints(ckpt_dir: str | Path) -> None:
+    """Checkpoints exist for crash recovery only: once a run's outputs are written they go,
+    so a later run (new code, new teachers) can never mistake them for its own."""
+    import shutil
+
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+
+
 def check_finite(loss: torch.Tensor, where: str) -> None:
     if not torch.isfinite(loss).all():
         raise TrainingError(f"{where}: loss is {loss.item()} (non-finite); the last checkpoint "
@@ -94,8 +102,6 @@ def _score(val: dict[str, float]) -> tuple[float, float, float]:
 
 def validate(task: Task, data: PairedArrays, indices: np.ndarray, num_classes: int,
              batch_size: int) -> dict[str, float]:
-    if len(indices) == 0:
-        return {"val_loss": 0.0, "val_accuracy": 0.0, "val_macro_f1": 0.0}
     logits = task.predict(data, indices)
     y = torch.as_tensor(data.labels[indices])
     s = summary(y.numpy(), logits.argmax(1).numpy(), num_classes)
@@ -105,6 +111,14 @@ def validate(task: Task, data: PairedArrays, indices: np.ndarray, num_classes: i
 
 def config_hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def code_hash() -> str:
+    """sha256 of the crosskd sources: a checkpoint made by other code is not resumed from."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def fit(
@@ -123,9 +137,14 @@ def fit(
     ``ckpt_dir`` gets ``last.pt`` (resume state) and ``best.pt`` (selected weights) after every
     epoch. A checkpoint made with another ``run_config`` is not resumed from.
     """
+    if len(split.val) == 0:
+        raise ConfigError("the validation split is empty: raise train.validation.fraction")
     ckpt_dir = Path(ckpt_dir)
     last, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
-    fingerprint = config_hash({"run": run_config or {}, "fit": asdict(cfg)})
+    # What makes two runs the same: params and inputs (run_config), the loop's own settings
+    # and the code. Not `resume` itself, nor threads: switching those must not void a resume.
+    fit_key = {k: v for k, v in asdict(cfg).items() if k in ("epochs", "batch_size", "seed")}
+    fingerprint = config_hash({"run": run_config or {}, "fit": fit_key, "code": code_hash()})
     start, history, best_epoch, best_val = 0, [], -1, None
     if cfg.resume != "never" and last.exists():
         state = load_checkpoint(last)

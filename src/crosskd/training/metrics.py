@@ -14,11 +14,16 @@ from sklearn.metrics import (
 
 
 def summary(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict[str, float]:
-    labels = list(range(num_classes))
+    """Accuracy and macro F1. Macro F1 averages over the classes that occur in the labels or
+    the predictions: a class absent from both (MMAct has one) would otherwise count as 0."""
+    if not len(y_true):
+        return {"accuracy": 0.0, "macro_f1": 0.0}
+    labels = np.union1d(y_true, y_pred)
+    assert labels.max() < num_classes, "prediction outside the class list"
     return {
-        "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else 0.0,
+        "accuracy": float(accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro",
-                                   zero_division=0)) if len(y_true) else 0.0,
+                                   zero_division=0)),
     }
 
 

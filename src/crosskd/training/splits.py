@@ -62,5 +62,8 @@ def make_split(data: FusedData, protocol: str, *, val_fraction: float, val_group
                 k = min(max(k, 1), len(members) - 1)
                 val_parts.append(rng.choice(members, size=k, replace=False))
         val = np.sort(np.concatenate(val_parts)) if val_parts else np.array([], dtype=int)
+    if len(val) == 0:
+        raise ConfigError(f"params.yaml: train.validation.fraction {val_fraction} leaves no "
+                          "validation clips; raise it")
     train = np.setdiff1d(pool, val)
     return Split(train=train, val=np.sort(val), test=test)

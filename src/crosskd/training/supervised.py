@@ -22,7 +22,7 @@ from crosskd.training.builders import (
     optim_config,
     save_model,
 )
-from crosskd.training.loop import FitResult, SupervisedTask, fit
+from crosskd.training.loop import FitResult, SupervisedTask, discard_checkpoints, fit
 from crosskd.training.outputs import peak_memory_mb, write_csv, write_json
 from crosskd.training.seeding import seed_everything
 from crosskd.training.splits import make_split
@@ -52,7 +52,8 @@ def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed
                           cfg.epochs, cfg.batch_size,
                           float(get(params, f"{section}.label_smoothing", 0.0)))
     run_params = {"model": spec.model, "kwargs": spec.kwargs, "modality": spec.modality,
-                  "section": get(params, section), "train": get(params, "train"), "seed": seed,
+                  "section": get(params, section), "protocol": resolve_protocol(params),
+                  "validation": get(params, "train.validation"), "seed": seed,
                   "dataset": get(params, "data.dataset"),
                   "inputs": input_files([spec.modality], params)}
     with stage_run(params, stage, log_params=run_params) as tracker:
@@ -79,6 +80,7 @@ def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed
                              if isinstance(v, int | float)})
         tracker.log_artifact(model_path, "model")
         tracker.log_artifact(paths.train_curve(spec.name, seed), "curves")
+    discard_checkpoints(paths.checkpoint_dir(spec.name, seed))
     log.info("%s seed %d: selected epoch %d, val accuracy %.4f", spec.name, seed,
              result.best_epoch, result.best_val.get("val_accuracy", float("nan")))
     return result
