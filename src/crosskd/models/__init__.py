@@ -3,7 +3,7 @@
 Importing this package registers every model; build them by name with :func:`build_model`.
 """
 
-from crosskd.models import agcn, gaf_resnet  # noqa: F401  (import registers the models)
+from crosskd.models import agcn, gaf_resnet, temporal_cnn  # noqa: F401  (import registers them)
 from crosskd.models.output import ModelOutput
 from crosskd.models.registry import build_model, model_names, register_model
 

@@ -1,7 +1,8 @@
 """From params to models and inputs: which model, which modality, which arrays.
 
 Modalities (the names batches carry): ``skeleton`` (N, 3, T, V), ``fused`` (skeleton + IMU
-nodes, N, 3, T, V + k), ``gasf`` / ``gadf`` (N, 3, S, S GAF images). All are indexed like
+nodes, N, 3, T, V + k), ``gasf`` / ``gadf`` (N, 3, S, S GAF images), ``inertial`` (N, C, L
+raw accelerometer (+ gyroscope) windows for the watch-class student). All are indexed like
 the fused file, so one index array pairs them.
 """
 
@@ -20,6 +21,7 @@ from crosskd.config import choice, get, positive_int
 from crosskd.data.fused_h5 import FusedData, read_fused
 from crosskd.data.fusion import fused_teacher_input, imu_node_count
 from crosskd.data.gaf import read_gaf
+from crosskd.data.resample import resample_time
 from crosskd.errors import ConfigError, DataError
 from crosskd.models import build_model
 from crosskd.training import paths
@@ -65,12 +67,28 @@ def teacher_spec(kind: str, params: dict[str, Any], data: FusedData) -> ModelSpe
     )
 
 
+STUDENTS = ("gaf_resnet18", "temporal_cnn")
+
+
 def student_spec(params: dict[str, Any], data: FusedData, name: str = "student_baseline"
                  ) -> ModelSpec:
+    """The papers' GAF ResNet18, or the watch-class temporal CNN on the raw accelerometer."""
     model = get(params, "student.model")
-    if model != "gaf_resnet18":
+    if model not in STUDENTS:
         raise ConfigError(f"params.yaml: student.model {model!r} is not known; "
-                          "known: ['gaf_resnet18']")
+                          f"known: {list(STUDENTS)}")
+    if model == "temporal_cnn":
+        tc = get(params, "student.temporal_cnn")
+        return ModelSpec(
+            name=name,
+            model=model,
+            kwargs={"num_classes": data.num_classes,
+                    "in_channels": 3 if tc["channels"] == "acc" else 6,
+                    "channels": list(tc["widths"]), "kernel_size": int(tc["kernel_size"]),
+                    "embedding_dim": positive_int(params, "student.embedding_dim"),
+                    "dropout": float(tc["dropout"]), "separable": bool(tc["separable"])},
+            modality="inertial",
+        )
     return ModelSpec(
         name=name,
         model=model,
@@ -91,6 +109,14 @@ def load_modality(modality: str, data: FusedData, params: dict[str, Any]) -> np.
             raise ConfigError("params.yaml: teacher.imu is acc_gyro but "
                               f"{data.attrs.get('dataset')} has no gyroscope; use acc")
         return fused_teacher_input(data.skeleton, data.inertial, imu)
+    if modality == "inertial":
+        window = positive_int(params, "student.temporal_cnn.window")
+        channels = choice(params, "student.temporal_cnn.channels", ("acc", "acc_gyro"))
+        if channels == "acc_gyro" and not data.attrs.get("has_gyro", True):
+            raise ConfigError("params.yaml: student.temporal_cnn.channels is acc_gyro but "
+                              f"{data.attrs.get('dataset')} has no gyroscope; use acc")
+        x = resample_time(data.inertial, window, axis=1)[:, :, : 3 if channels == "acc" else 6]
+        return np.ascontiguousarray(x.transpose(0, 2, 1), dtype=np.float32)
     if modality in ("gasf", "gadf"):
         gaf_path = paths.gaf_file(get(params, "data.dataset"))
         images, ids = read_gaf(gaf_path, modality)
@@ -99,6 +125,24 @@ def load_modality(modality: str, data: FusedData, params: dict[str, Any]) -> np.
                             "stage (dvc repro gaf)")
         return images
     raise ConfigError(f"unknown modality {modality!r}")
+
+
+def prepare_student(model: nn.Module, modality: str, x: np.ndarray, train_idx: np.ndarray,
+                    params: dict[str, Any]) -> dict[str, Any]:
+    """Input statistics from the *training* clips only (stored in the model, so exports take
+    raw units), and the train-time augmentation of raw-accelerometer inputs."""
+    augment: dict[str, Any] = {}
+    if hasattr(model, "set_input_stats"):
+        from crosskd.models.temporal_cnn import input_stats
+
+        model.set_input_stats(*input_stats(x[train_idx]))
+    if modality == "inertial":
+        from crosskd.training.augment import build_augment
+
+        fn = build_augment(get(params, "student.augment", None))
+        if fn is not None:
+            augment[modality] = fn
+    return augment
 
 
 def check_input(spec: ModelSpec, model: nn.Module, x: np.ndarray, source: str) -> None:

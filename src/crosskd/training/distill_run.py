@@ -30,6 +30,7 @@ from crosskd.training.builders import (
     load_modality,
     load_model,
     optim_config,
+    prepare_student,
     save_model,
     student_spec,
     teacher_spec,
@@ -67,10 +68,12 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     s_spec = student_spec(params, data, name=f"distill_{variant}")
     modalities = [s_spec.modality, *(s.modality for s in t_specs)]
     arrays = {m: load_modality(m, data, params) for m in dict.fromkeys(modalities)}
-    batches = PairedArrays(arrays, data.label, data.sample_id)
 
     seed_everything(seed)
     student = s_spec.build()
+    augment = prepare_student(student, s_spec.modality, arrays[s_spec.modality], split.train,
+                              params)
+    batches = PairedArrays(arrays, data.label, data.sample_id, augment)
     check_input(s_spec, student, arrays[s_spec.modality], str(fused_path))
     cfg = fit_config(params, "student", seed)
     teacher_tasks = None

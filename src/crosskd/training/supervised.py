@@ -20,6 +20,7 @@ from crosskd.training.builders import (
     load_fused_for,
     load_modality,
     optim_config,
+    prepare_student,
     save_model,
 )
 from crosskd.training.loop import FitResult, SupervisedTask, discard_checkpoints, fit
@@ -45,8 +46,9 @@ def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed
     x = load_modality(spec.modality, data, params)
     seed_everything(seed)
     model = spec.build()
+    augment = prepare_student(model, spec.modality, x, split.train, params)
     check_input(spec, model, x, str(fused_path))
-    batches = PairedArrays({spec.modality: x}, data.label, data.sample_id)
+    batches = PairedArrays({spec.modality: x}, data.label, data.sample_id, augment)
     cfg = fit_config(params, section, seed)
     task = SupervisedTask(spec.name, model, spec.modality, optim_config(params, section),
                           cfg.epochs, cfg.batch_size,
