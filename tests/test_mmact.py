@@ -25,8 +25,8 @@ from crosskd.data.mmact import (
     read_sensor_csv,
 )
 from crosskd.data.pose import PoseTrack, save_track
+from crosskd.data.sample import ReadReport
 from crosskd.data.synthetic.mmact import generate_mmact, synthetic_subject_ids
-from crosskd.data.utd_mhad import ReadReport
 from crosskd.errors import ConfigError, DataError
 
 ACTIONS = [2, 25, 35]  # checking_time, walking, carrying_light

@@ -24,6 +24,7 @@ The layout (``berkeley_mocap``) is in :mod:`crosskd.data.layouts`, the dataset s
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -33,8 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from crosskd.data.bvh import forward_kinematics, read_bvh
-from crosskd.data.sample import Sample
-from crosskd.data.utd_mhad import ReadReport
+from crosskd.data.sample import ReadReport, Sample
 from crosskd.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -254,11 +254,7 @@ def read_berkeley_mhad(
     acc = _index(sorted(acc_dir.glob("acc_*.txt")), _ACC, h)
     report = report if report is not None else ReadReport()
 
-    def bad(path: Path, problem: str) -> None:
-        if on_bad_clip == "error":
-            raise DataError(path, problem)
-        log.warning("skipping %s: %s", path, problem)
-        report.skipped.append((str(path), problem))
+    bad = functools.partial(report.bad, on_bad_clip=on_bad_clip)
 
     for key in sorted(set(skl) | set(acc)):
         a, s, r = key

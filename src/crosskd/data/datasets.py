@@ -15,8 +15,8 @@ from crosskd.data.berkeley_mhad import (
     read_berkeley_mhad,
 )
 from crosskd.data.mmact import ACC_SENSORS, MMACT_ACTIONS, TRAIN_SUBJECTS, read_mmact
-from crosskd.data.sample import Sample
-from crosskd.data.utd_mhad import UTD_MHAD_ACTIONS, ReadReport, read_utd_mhad
+from crosskd.data.sample import ReadReport, Sample
+from crosskd.data.utd_mhad import UTD_MHAD_ACTIONS, read_utd_mhad
 from crosskd.errors import ConfigError
 
 

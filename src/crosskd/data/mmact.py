@@ -31,6 +31,7 @@ per subject and action; the cross-subject protocol does not use it).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -55,8 +56,7 @@ from crosskd.data.pose import (
     model_sha256,
     save_track,
 )
-from crosskd.data.sample import Sample
-from crosskd.data.utd_mhad import ReadReport
+from crosskd.data.sample import ReadReport, Sample
 from crosskd.errors import DataError
 from crosskd.progress import progress
 
@@ -345,11 +345,7 @@ def read_mmact(
     if unknown:
         log.warning("ignored files of actions outside the class list: %s", dict(unknown))
 
-    def bad(path: Path, problem: str) -> None:
-        if on_bad_clip == "error":
-            raise DataError(path, problem)
-        log.warning("skipping %s: %s", path, problem)
-        report.skipped.append((str(path), problem))
+    bad = functools.partial(report.bad, on_bad_clip=on_bad_clip)
 
     keys = set(acc_files) | set(gyro_files) | set(skel_files)
     for key in sorted(k for k in keys if k.action in wanted):

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+
+from crosskd.errors import DataError
+
+log = logging.getLogger(__name__)
+
+BAD_CLIP_POLICIES = ("error", "skip")
 
 
 @dataclass
@@ -37,3 +45,21 @@ class Sample:
     @property
     def duration_skeleton(self) -> float:
         return len(self.skeleton) / self.skeleton_rate
+
+
+@dataclass
+class ReadReport:
+    """What a read saw: how many clips it yielded and every clip it skipped, with the reason."""
+
+    read: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+
+    def bad(self, path: str | Path | None, problem: str, on_bad_clip: str) -> None:
+        """A bad or unpaired clip: raise (policy "error") or log and count the skip."""
+        if on_bad_clip not in BAD_CLIP_POLICIES:
+            raise ValueError(f"on_bad_clip must be one of {BAD_CLIP_POLICIES}, "
+                             f"got {on_bad_clip!r}")
+        if on_bad_clip == "error":
+            raise DataError(path, problem)
+        log.warning("skipping %s: %s", path, problem)
+        self.skipped.append((str(path), problem))

@@ -11,16 +11,16 @@ the synthetic stand-in wears it on the right wrist throughout (its SOURCE.txt sa
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import scipy.io
 
-from crosskd.data.sample import Sample
+from crosskd.data.sample import ReadReport, Sample
 from crosskd.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,6 @@ INERTIAL_RATE_HZ = 50.0
 SKELETON_RATE_HZ = 30.0
 NUM_JOINTS = 20
 _NAME = re.compile(r"^a(\d+)_s(\d+)_t(\d+)_(inertial|skeleton)\.mat$")
-
-
-@dataclass
-class ReadReport:
-    """What a read saw: the samples' ids and every clip it skipped, with the reason."""
-
-    read: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
 
 
 def _load_var(path: Path, var: str) -> np.ndarray:
@@ -131,11 +123,7 @@ def read_utd_mhad(
     iner, skel = _index(iner_dir, "inertial"), _index(skel_dir, "skeleton")
     report = report if report is not None else ReadReport()
 
-    def bad(path: Path, problem: str) -> None:
-        if on_bad_clip == "error":
-            raise DataError(path, problem)
-        log.warning("skipping %s: %s", path, problem)
-        report.skipped.append((str(path), problem))
+    bad = functools.partial(report.bad, on_bad_clip=on_bad_clip)
 
     for key in sorted(set(iner) | set(skel)):
         a, s, t = key

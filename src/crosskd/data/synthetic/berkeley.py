@@ -76,6 +76,7 @@ from crosskd.data.synthetic.kinematics import (
     pose,
     sample_body,
 )
+from crosskd.data.synthetic.output import check_out_dir
 from crosskd.data.synthetic.subjects import spread_subject_ids
 from crosskd.data.synthetic.utd import GRAVITY, GRAVITY_VECTOR, STENCIL_STEP
 from crosskd.errors import ConfigError
@@ -599,20 +600,6 @@ def _source_text(params: dict[str, Any], n_clips: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _check_out_dir(out_dir: Path) -> None:
-    """Refuse to replace a folder that holds anything but a previous generation."""
-    if not out_dir.exists():
-        return
-    if not out_dir.is_dir():
-        raise ConfigError(f"{out_dir}: exists and is not a folder")
-    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in _OUR_FILES)
-    if foreign:
-        raise ConfigError(
-            f"{out_dir}: holds {foreign[:5]}, not a synthetic Berkeley-MHAD folder; "
-            "refusing to replace it"
-        )
-
-
 def generate_berkeley_mhad(
     out_dir: str | Path,
     *,
@@ -649,7 +636,7 @@ def generate_berkeley_mhad(
         raise ConfigError("synthetic acc_range_g must be > 0 (or None for no saturation)")
     if mocap_rate_hz <= 0 or acc_rate_hz <= 0:
         raise ConfigError("synthetic mocap_rate_hz and acc_rate_hz must be > 0")
-    _check_out_dir(out_dir)
+    check_out_dir(out_dir, _OUR_FILES, "Berkeley-MHAD")
     actions = sorted({int(a) for a in actions})
     settings = {
         "acc_noise_g": acc_noise_g, "skeleton_noise_m": skeleton_noise_m,

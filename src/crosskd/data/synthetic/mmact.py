@@ -56,6 +56,7 @@ from crosskd.data.synthetic.actions import (
     osc,
 )
 from crosskd.data.synthetic.kinematics import Body, Motion, forearm_frame, pose
+from crosskd.data.synthetic.output import check_out_dir
 from crosskd.data.synthetic.subjects import spread_subject_ids
 from crosskd.data.synthetic.utd import make_subject
 from crosskd.data.utd_mhad import UTD_MHAD_ACTIONS
@@ -549,18 +550,6 @@ def simulate_clip(
             "watch_rate": watch_rate, "phone_rate": phone_rate}
 
 
-def _check_out_dir(out_dir: Path) -> None:
-    """Refuse to replace a folder that holds anything but a previous generation."""
-    if not out_dir.exists():
-        return
-    if not out_dir.is_dir():
-        raise ConfigError(f"{out_dir}: exists and is not a folder")
-    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in _OUR_FILES)
-    if foreign:
-        raise ConfigError(f"{out_dir}: holds {foreign[:5]}, not a synthetic MMAct folder; "
-                          "refusing to replace it")
-
-
 def _source_text(params: dict[str, Any], n_clips: int) -> str:
     lines = [
         "SYNTHETIC data: simulated by crosskd.data.synthetic.mmact (not recorded from people).",
@@ -621,7 +610,7 @@ def generate_mmact(
     cameras = tuple(cameras)
     if video and (not cameras or any(not c.startswith("cam") for c in cameras)):
         raise ConfigError(f"synthetic cameras must be names like 'cam1', got {cameras}")
-    _check_out_dir(out_dir)
+    check_out_dir(out_dir, _OUR_FILES, "MMAct")
     actions = sorted(set(actions))
     subject_ids = synthetic_subject_ids(subjects)
     people = {s: make_subject(seed, s) for s in subject_ids}

@@ -43,6 +43,7 @@ from crosskd.data.synthetic.actions import (
     sample_subject_style,
 )
 from crosskd.data.synthetic.kinematics import Body, forearm_frame, pose, sample_body
+from crosskd.data.synthetic.output import check_out_dir
 from crosskd.data.utd_mhad import UTD_MHAD_ACTIONS
 from crosskd.errors import ConfigError
 from crosskd.progress import progress
@@ -256,20 +257,6 @@ def _source_text(params: dict[str, Any], n_clips: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _check_out_dir(out_dir: Path) -> None:
-    """Refuse to replace a folder that holds anything but a previous generation."""
-    if not out_dir.exists():
-        return
-    if not out_dir.is_dir():
-        raise ConfigError(f"{out_dir}: exists and is not a folder")
-    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in _OUR_FILES)
-    if foreign:
-        raise ConfigError(
-            f"{out_dir}: holds {foreign[:5]}, not a synthetic UTD-MHAD folder; "
-            "refusing to replace it"
-        )
-
-
 def generate_utd_mhad(
     out_dir: str | Path,
     *,
@@ -301,7 +288,7 @@ def generate_utd_mhad(
         raise ConfigError("synthetic noise levels must be >= 0")
     if any(r is not None and r <= 0 for r in (acc_range_g, gyro_range_dps)):
         raise ConfigError("synthetic sensor ranges must be > 0 (or None for no saturation)")
-    _check_out_dir(out_dir)
+    check_out_dir(out_dir, _OUR_FILES, "UTD-MHAD")
     actions = sorted(set(int(a) for a in actions))
     sensor = {
         "acc_noise_g": acc_noise_g,
