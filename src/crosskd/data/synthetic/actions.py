@@ -540,23 +540,29 @@ PROGRAMS: dict[int, Program] = {
     number: globals()[name] for number, name in enumerate(UTD_MHAD_ACTIONS, 1)
 }
 
-def motion(action: int, s: np.ndarray, style: Style | None = None) -> Motion:
-    """Evaluate action ``action`` (1-27) at phases ``s`` with a performer's ``style``.
+def styled_motion(program: Program, rest: Callable[[np.ndarray], Motion], s: np.ndarray,
+                  style: Style | None = None) -> Motion:
+    """``program`` at phases ``s`` with a performer's ``style``; one styling for every dataset.
 
-    Phase is clipped to [0, 1] and warped by ``style.timing``; deviations from the rest pose
-    are scaled by ``style.amplitude`` (half as much for the arms); posture offsets are added last.
+    Phase is clipped to [0, 1] and warped by ``style.timing``; deviations from ``rest`` are
+    scaled by ``style.amplitude`` (half as much for the arms); posture offsets are added last.
     """
     style = style or Style()
     s = np.clip(np.asarray(s, dtype=float), 0.0, 1.0)
     s = s + style.timing * s * (1.0 - s)
-    m = PROGRAMS[action](s, style)
-    rest = _rest(s)
+    m = program(s, style)
+    base_motion = rest(s)
     for name in ("pelvis", "lean", "r_wrist", "l_wrist", "r_ankle", "l_ankle"):
         # Arms get half the amplitude variation: templates already use most of the reach.
         amp = 1.0 + (style.amplitude - 1.0) * (0.5 if name.endswith("wrist") else 1.0)
-        base = getattr(rest, name)
+        base = getattr(base_motion, name)
         setattr(m, name, base + amp * (getattr(m, name) - base))
     m.r_wrist = m.r_wrist + style.offset
     m.l_wrist = m.l_wrist + style.offset * (-1.0, 1.0, 1.0)
     m.lean = m.lean + style.lean
     return m
+
+
+def motion(action: int, s: np.ndarray, style: Style | None = None) -> Motion:
+    """UTD-MHAD action ``action`` (1-27) at phases ``s`` with a performer's ``style``."""
+    return styled_motion(PROGRAMS[action], _rest, s, style)

@@ -64,6 +64,7 @@ from crosskd.data.synthetic.actions import (
     sample_subject_style,
     sit2stand,
     stand2sit,
+    styled_motion,
     throw,
     wave,
 )
@@ -198,24 +199,9 @@ PROGRAMS: dict[int, Program] = {
 
 
 def berkeley_motion(action: int, s: np.ndarray, style: Style | None = None) -> Motion:
-    """Action ``action`` (1-11) at phases ``s`` with a performer's ``style``.
-
-    The same styling as :func:`crosskd.data.synthetic.actions.motion` (phase warp, amplitude,
-    half as much for the arms, posture offsets), over this dataset's program table.
-    """
-    style = style or Style()
-    s = np.clip(np.asarray(s, dtype=float), 0.0, 1.0)
-    s = s + style.timing * s * (1.0 - s)
-    m = PROGRAMS[action](s, style)
-    rest = _rest_motion(s)
-    for name in ("pelvis", "lean", "r_wrist", "l_wrist", "r_ankle", "l_ankle"):
-        amp = 1.0 + (style.amplitude - 1.0) * (0.5 if name.endswith("wrist") else 1.0)
-        base = getattr(rest, name)
-        setattr(m, name, base + amp * (getattr(m, name) - base))
-    m.r_wrist = m.r_wrist + style.offset
-    m.l_wrist = m.l_wrist + style.offset * (-1.0, 1.0, 1.0)
-    m.lean = m.lean + style.lean
-    return m
+    """Action ``action`` (1-11) at phases ``s`` with a performer's ``style`` (the UTD-MHAD
+    programs' styling, over this dataset's program table)."""
+    return styled_motion(PROGRAMS[action], _rest_motion, s, style)
 
 
 # ----------------------------------------------------------------------------- geometry

@@ -54,6 +54,7 @@ from crosskd.data.synthetic.actions import (
     jitter_style,
     keys,
     osc,
+    styled_motion,
 )
 from crosskd.data.synthetic.kinematics import Body, Motion, forearm_frame, pose
 from crosskd.data.synthetic.output import check_out_dir
@@ -331,21 +332,9 @@ assert tuple(MMACT_PROGRAMS) == MMACT_ACTIONS, "one program per MMAct action, in
 
 
 def mmact_motion(action: int, s: np.ndarray, style: Style | None = None) -> Motion:
-    """Evaluate MMAct action ``action`` (1-35) at phases ``s`` with a performer's ``style``
-    (phase warp, amplitude and posture offsets applied as in the UTD-MHAD programs)."""
-    style = style or Style()
-    s = np.clip(np.asarray(s, dtype=float), 0.0, 1.0)
-    s = s + style.timing * s * (1.0 - s)
-    m = MMACT_PROGRAMS[MMACT_ACTIONS[action - 1]](s, style)
-    rest = _rest(s)
-    for name in ("pelvis", "lean", "r_wrist", "l_wrist", "r_ankle", "l_ankle"):
-        amp = 1.0 + (style.amplitude - 1.0) * (0.5 if name.endswith("wrist") else 1.0)
-        base = getattr(rest, name)
-        setattr(m, name, base + amp * (getattr(m, name) - base))
-    m.r_wrist = m.r_wrist + style.offset
-    m.l_wrist = m.l_wrist + style.offset * (-1.0, 1.0, 1.0)
-    m.lean = m.lean + style.lean
-    return m
+    """MMAct action ``action`` (1-35) at phases ``s`` with a performer's ``style`` (the
+    UTD-MHAD programs' styling)."""
+    return styled_motion(MMACT_PROGRAMS[MMACT_ACTIONS[action - 1]], _rest, s, style)
 
 
 # ----------------------------------------------------------------------------- sensors
