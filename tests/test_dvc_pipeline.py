@@ -15,7 +15,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from crosskd.config import load_params
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
@@ -117,7 +117,7 @@ def test_param_change_reruns_only_downstream(project) -> None:
 @pytest.mark.parametrize(("dataset", "layout_joints", "progressive"),
                          [("mmact", 33, "[acs]"), ("berkeley_mhad", 22, "[]")])
 def test_pipeline_with_each_dataset_switched_in(project, dataset: str, layout_joints: int,
-                                                progressive: str) -> None:
+                                                progressive: str, pose_model: Path) -> None:
     """`dvc exp run -S data.dataset=...` runs every stage on that dataset's synthetic copy
     (small and short here; MMAct's skeletons come from MediaPipe on its videos). Berkeley
     runs with no distillation at all: the report then holds teachers and baseline only."""
@@ -127,7 +127,7 @@ def test_pipeline_with_each_dataset_switched_in(project, dataset: str, layout_jo
                  "synthetic.trials=2", "profiles.fast.teacher.epochs=2",
                  "profiles.fast.student.epochs=2", "distill.pretrained=[]",
                  f"distill.progressive={progressive}",
-                 f"skeletons.model.path={SHARED / 'models' / 'pose_landmarker_full.task'}"]
+                 f"skeletons.model.path={pose_model}"]
     out = _run([*dvc, "exp", "run", *[a for o in overrides for a in ("-S", o)]], root, env)
     stages = ["fetch", "skeletons", "fuse", "gaf", "train_teacher@fu-0", "report"]
     if progressive != "[]":
