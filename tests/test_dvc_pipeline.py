@@ -30,7 +30,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:
 def project(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """A copy of the project's pipeline files in a fresh git repo with DVC initialised."""
     root = tmp_path_factory.mktemp("proj")
-    for name in ("dvc.yaml", "params.yaml", ".gitignore"):
+    for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(REPO / name, root / name)
     for keep in ("metrics/eval/.gitkeep", "metrics/distill/.gitkeep"):  # tracked, like here
         (root / keep).parent.mkdir(parents=True, exist_ok=True)
