@@ -64,7 +64,10 @@ def test_repro_builds_every_stage_then_does_nothing(project) -> None:
     for stage in stages:
         assert f"Running stage '{stage}'" in out
     params = load_params(root / "params.yaml")
-    n_actions = len(params["data"]["actions"])
+    from crosskd.data.datasets import get_dataset
+    from crosskd.data.fetch import resolve_actions
+
+    n_actions = len(resolve_actions(get_dataset("utd_mhad"), params["data"]["actions"]))
     n = n_actions * params["synthetic"]["subjects"] * params["synthetic"]["trials"]
     with h5py.File(root / "data/fused/utd_mhad.h5") as f:
         assert f["skeleton"].shape == (n, 3, params["fuse"]["skeleton_frames"], 20)
