@@ -51,9 +51,9 @@ from crosskd.data.bvh import BvhJoint, euler_angles, format_bvh
 from crosskd.data.layouts import KINECT_V1
 from crosskd.data.manifest import MANIFEST_NAME, write_manifest
 from crosskd.data.synthetic.actions import (
-    L_REST,
     R_REST,
     Style,
+    _rest,
     arm_keys,
     boxing,
     bump,
@@ -116,19 +116,10 @@ _OUR_FILES = {"Accelerometer", "Mocap", "SOURCE.txt", MANIFEST_NAME}
 # ----------------------------------------------------------------------------- programs
 
 
-def _rest_motion(s: np.ndarray) -> Motion:
-    n = len(s)
-    zeros = np.zeros((n, 3))
-    return Motion(
-        pelvis=zeros.copy(), lean=zeros.copy(),
-        r_wrist=np.tile(R_REST, (n, 1)), l_wrist=np.tile(L_REST, (n, 1)),
-        r_ankle=zeros.copy(), l_ankle=zeros.copy(),
-    )
-
 
 def jump_in_place(s: np.ndarray, st: Style) -> Motion:
     """Whole jumps: crouch, take off (feet and pelvis rise together), land in a crouch."""
-    m = _rest_motion(s)
+    m = _rest(s)
     n = max(round(4 * st.cycles), 1)
     u = np.clip((s - 0.12) / 0.76, 0.0, 1.0) * n
     frac = u - np.floor(u)  # C2 across jumps: every bump has triple zeros at its ends
@@ -144,7 +135,7 @@ def jump_in_place(s: np.ndarray, st: Style) -> Motion:
 
 def jumping_jacks(s: np.ndarray, st: Style) -> Motion:
     """Hop the feet apart while both arms sweep sideways overhead, and back, ~4 times."""
-    m = _rest_motion(s)
+    m = _rest(s)
     ph, env = osc(s, 0.12, 0.88, max(round(4 * st.cycles), 1), ramp=0.06)
     spread = env * (1.0 - np.cos(ph)) / 2  # 0 closed, 1 open
     hop = env * np.sin(ph) ** 2  # feet leave the floor while they move
@@ -160,7 +151,7 @@ def jumping_jacks(s: np.ndarray, st: Style) -> Motion:
 
 def bend_down(s: np.ndarray, st: Style) -> Motion:
     """Hands up overhead, bend forward all the way down (hands towards the floor), back up."""
-    m = _rest_motion(s)
+    m = _rest(s)
     up = np.array([0.1, 0.95, 0.15])
     m.r_wrist = arm_keys(s, [(0.06, R_REST), (0.2, up), (0.8, up), (0.94, R_REST)])
     m.l_wrist = m.r_wrist * (-1.0, 1.0, 1.0)
@@ -172,7 +163,7 @@ def bend_down(s: np.ndarray, st: Style) -> Motion:
 
 def wave_two_hands(s: np.ndarray, st: Style) -> Motion:
     """Both arms raised, waving out and in (mirror-symmetric) above the head."""
-    m = _rest_motion(s)
+    m = _rest(s)
     up = np.array([0.3, 0.8, 0.2])
     m.r_wrist = arm_keys(s, [(0.08, R_REST), (0.22, up), (0.8, up), (0.94, R_REST)])
     ph, env = osc(s, 0.2, 0.82, 4.0 * st.cycles)
@@ -201,7 +192,7 @@ PROGRAMS: dict[int, Program] = {
 def berkeley_motion(action: int, s: np.ndarray, style: Style | None = None) -> Motion:
     """Action ``action`` (1-11) at phases ``s`` with a performer's ``style`` (the UTD-MHAD
     programs' styling, over this dataset's program table)."""
-    return styled_motion(PROGRAMS[action], _rest_motion, s, style)
+    return styled_motion(PROGRAMS[action], _rest, s, style)
 
 
 # ----------------------------------------------------------------------------- geometry
