@@ -20,7 +20,7 @@ from crosskd.losses import FeatureDims, build_loss
 from crosskd.models.output import ModelOutput
 from crosskd.report import build_report, to_markdown
 from crosskd.training.batches import PairedArrays
-from crosskd.training.distill import DistillTask
+from crosskd.training.distill import DistillTask, FrozenTeacherOutputs
 from crosskd.training.distill_run import distill_run
 from crosskd.training.loop import SupervisedTask
 from crosskd.training.optim import OptimConfig
@@ -54,7 +54,8 @@ def _data(n: int = 24) -> PairedArrays:
     return PairedArrays(arrays, np.arange(n) % K, np.array([f"c{i}" for i in range(n)]))
 
 
-def _task(progressive: bool, k: int = 1) -> tuple[DistillTask, Recorder, list[Recorder]]:
+def _task(progressive: bool, k: int = 1,
+          cache: bool = False) -> tuple[DistillTask, Recorder, list[Recorder]]:
     torch.manual_seed(0)
     student, teachers = Recorder(), [Recorder(), Recorder()]
     loss = build_loss("acs", {"ce": 1, "kd": 1, "mk": 1, "semantic": 1},
@@ -65,7 +66,7 @@ def _task(progressive: bool, k: int = 1) -> tuple[DistillTask, Recorder, list[Re
         teacher_tasks = [SupervisedTask(f"t{i}", t, m, OptimConfig(lr=0.01), 4, 8)
                          for i, (t, m) in enumerate(zip(teachers, ("sk", "fu"), strict=True))]
     task = DistillTask("s", student, "acc", teachers, ["sk", "fu"], loss, OptimConfig(lr=0.01),
-                       4, 8, teacher_tasks=teacher_tasks, k=k)
+                       4, 8, teacher_tasks=teacher_tasks, k=k, cache_teachers=cache)
     return task, student, teachers
 
 
@@ -77,6 +78,31 @@ def test_teachers_see_exactly_the_students_clips() -> None:
     for t in teachers:
         assert t.seen == student.seen  # same clips, same order, every batch
     assert sorted(sum(student.seen, [])) == list(range(24))  # shuffled, each clip once
+
+
+def test_cached_teacher_outputs_are_for_the_students_clips() -> None:
+    task, student, teachers = _task(progressive=False, cache=True)
+    data = _data()
+    calls = []
+    original = task.loss.forward
+    task.loss.forward = lambda s_out, t_out, y: calls.append(t_out) or original(s_out, t_out, y)
+    for epoch in range(2):
+        task.train_epoch(data, np.arange(24), epoch=epoch, seed=epoch)
+    for t in teachers:  # each clip went through each frozen teacher once, for both epochs
+        assert sorted(sum(t.seen, [])) == list(range(24))
+    assert len(calls) == len(student.seen) == 6
+    for ids, t_outs in zip(student.seen, calls, strict=True):
+        for t, m, out in zip(teachers, ("sk", "fu"), t_outs, strict=True):
+            with torch.no_grad():
+                direct = t(torch.as_tensor(data.arrays[m][ids]))
+            torch.testing.assert_close(out.logits, direct.logits)
+            torch.testing.assert_close(out.embedding, direct.embedding)
+            assert out.maps == {}  # acs reads no maps, so the cache keeps none
+    part = FrozenTeacherOutputs(teachers, ["sk", "fu"], data, np.arange(12), keep_maps=True)
+    assert part.covers(np.arange(12)) and not part.covers(np.arange(24))
+    assert list(part.gather(torch.tensor([3]))[0].maps) == ["m"]
+    with pytest.raises(KeyError, match="not cached"):
+        part.gather(torch.tensor([3, 20]))
 
 
 def test_pretrained_teachers_are_frozen_and_get_no_gradient() -> None:

@@ -45,6 +45,7 @@ def at_pair(student_map: Tensor, teacher_map: Tensor, p: float = 2.0) -> Tensor:
 class ATLoss(DistillLoss):
     """CE + attention-map matching over map pairs."""
 
+    uses_maps = True
     weight_names = ("ce", "at")
     option_defaults = {"p": 2.0, "pairs": "aligned"}
 

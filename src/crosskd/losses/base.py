@@ -97,6 +97,7 @@ class DistillLoss(nn.Module):
     option_defaults: ClassVar[dict[str, Any]] = {}
     needs_dims: ClassVar[bool] = False
     needs_teachers: ClassVar[bool] = True
+    uses_maps: ClassVar[bool] = False  # True: reads ModelOutput.maps (else they may be dropped)
 
     def __init__(
         self,

@@ -30,6 +30,7 @@ from crosskd.models.output import ModelOutput
 class FitNetLoss(DistillLoss):
     """CE + MSE between regressed student maps and teacher maps."""
 
+    uses_maps = True
     weight_names = ("ce", "hint")
     option_defaults = {"pairs": "last"}
     needs_dims = True

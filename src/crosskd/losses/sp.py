@@ -38,6 +38,7 @@ def sp_pair(student_map: Tensor, teacher_map: Tensor) -> Tensor:
 class SPLoss(DistillLoss):
     """CE + batch-similarity matching over map pairs."""
 
+    uses_maps = True
     weight_names = ("ce", "sp")
     option_defaults = {"pairs": "last"}
 

@@ -21,6 +21,7 @@ from torch import nn
 
 from crosskd.errors import ConfigError
 from crosskd.losses import DistillLoss
+from crosskd.models.output import ModelOutput
 from crosskd.training.batches import PairedArrays
 from crosskd.training.loop import SupervisedTask, check_finite, predict_logits
 from crosskd.training.optim import OptimConfig, build_optimizer, build_scheduler, step
@@ -35,7 +36,8 @@ class DistillTask:
     def __init__(self, name: str, student: nn.Module, student_modality: str,
                  teachers: Sequence[nn.Module], teacher_modalities: Sequence[str],
                  loss: DistillLoss, optim: OptimConfig, epochs: int, batch_size: int, *,
-                 teacher_tasks: Sequence[SupervisedTask] | None = None, k: int = 1) -> None:
+                 teacher_tasks: Sequence[SupervisedTask] | None = None, k: int = 1,
+                 cache_teachers: bool = True) -> None:
         if len(teachers) != len(teacher_modalities):
             raise ValueError("one modality per teacher")
         if k < 1:
@@ -48,6 +50,9 @@ class DistillTask:
         self.optimizer = build_optimizer([*student.parameters(), *loss.parameters()], optim)
         self.scheduler = build_scheduler(self.optimizer, optim, epochs)
         self.events: list[tuple[str, int]] = []  # ("teacher"|"student", epoch): order checks
+        # Frozen teachers' outputs never change, so the pretrained schedule computes them once.
+        self.cache_teachers = cache_teachers and not teacher_tasks
+        self.teacher_cache: FrozenTeacherOutputs | None = None
         if not self.teacher_tasks:
             for t in self.teachers:
                 t.eval()
@@ -88,13 +93,21 @@ class DistillTask:
         self.loss.train()
         for t in self.teachers:
             t.eval()  # teachers predict; in progressive mode they train in their own epochs
+        if self.cache_teachers and (self.teacher_cache is None
+                                    or not self.teacher_cache.covers(indices)):
+            self.teacher_cache = FrozenTeacherOutputs(
+                self.teachers, self.teacher_modalities, data, indices,
+                keep_maps=self.loss.uses_maps)
         sums: dict[str, float] = {}
         correct = seen = 0
         for i, batch in enumerate(data.batches(indices, self.batch_size, shuffle=True,
                                                seed=seed, train=True)):
-            with torch.no_grad():
-                t_out = [t(batch[m]) for t, m in zip(self.teachers, self.teacher_modalities,
-                                                     strict=True)]
+            if self.teacher_cache is not None:
+                t_out = self.teacher_cache.gather(batch["idx"])
+            else:
+                with torch.no_grad():
+                    t_out = [t(batch[m]) for t, m in zip(self.teachers, self.teacher_modalities,
+                                                         strict=True)]
             s_out = self.student(batch[self.modality])
             terms = self.loss(s_out, t_out, batch["y"])
             check_finite(terms["total"], f"{self.name} epoch {epoch + 1} batch {i + 1}")
@@ -114,6 +127,45 @@ class DistillTask:
 
     def predict(self, data: PairedArrays, indices: np.ndarray) -> torch.Tensor:
         return predict_logits(self.student, data, indices, self.modality)
+
+
+class FrozenTeacherOutputs:
+    """Every frozen teacher's output for a set of clips, computed once and gathered by index.
+
+    A teacher in eval mode without gradients gives the same output for a clip every epoch
+    (teacher inputs are never augmented), so recomputing it is waste: with the compact
+    student it was ~95 % of a distillation epoch. Feature maps are kept only for losses that
+    use them (``DistillLoss.uses_maps``), which bounds the memory to logits + embeddings.
+    """
+
+    def __init__(self, teachers: Sequence[nn.Module], modalities: Sequence[str],
+                 data: PairedArrays, indices: np.ndarray, *, keep_maps: bool,
+                 batch_size: int = 64) -> None:
+        indices = np.asarray(indices)
+        self.row = np.full(len(data.labels), -1, dtype=np.int64)  # sample index -> cache row
+        self.row[indices] = np.arange(len(indices))
+        self.outputs: list[ModelOutput] = []
+        for teacher, modality in zip(teachers, modalities, strict=True):
+            teacher.eval()
+            parts: list[ModelOutput] = []
+            with torch.no_grad():
+                for batch in data.batches(indices, batch_size):
+                    out = teacher(batch[modality])
+                    parts.append(ModelOutput(out.logits, out.embedding,
+                                             dict(out.maps) if keep_maps else {}))
+            self.outputs.append(ModelOutput(
+                torch.cat([p.logits for p in parts]), torch.cat([p.embedding for p in parts]),
+                {k: torch.cat([p.maps[k] for p in parts]) for k in parts[0].maps}))
+
+    def covers(self, indices: np.ndarray) -> bool:
+        return bool((self.row[np.asarray(indices)] >= 0).all())
+
+    def gather(self, idx: torch.Tensor) -> list[ModelOutput]:
+        rows = torch.as_tensor(self.row[idx.numpy()])
+        if bool((rows < 0).any()):
+            raise KeyError("teacher outputs were not cached for some clips of this batch")
+        return [ModelOutput(o.logits[rows], o.embedding[rows],
+                            {k: v[rows] for k, v in o.maps.items()}) for o in self.outputs]
 
 
 def teacher_agreement(teachers: Sequence[nn.Module], modalities: Sequence[str],

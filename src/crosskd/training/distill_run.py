@@ -105,7 +105,8 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     task = DistillTask(s_spec.name, student, s_spec.modality, teachers,
                        [s.modality for s in t_specs], loss, optim_config(params, "student"),
                        cfg.epochs, cfg.batch_size, teacher_tasks=teacher_tasks,
-                       k=int(get(params, "distill.k")))
+                       k=int(get(params, "distill.k")),
+                       cache_teachers=bool(get(params, "distill.cache_teacher_outputs", True)))
     run_params = {"variant": variant, "method": method, "schedule": schedule, "seed": seed,
                   "weights": weights, "options": options, "teachers": kinds,
                   "k": get(params, "distill.k"), "student": get(params, "student"),
