@@ -60,7 +60,7 @@ def test_repro_builds_every_stage_then_does_nothing(project) -> None:
     out = _run([*dvc, "repro"], root, env)
     stages = ["fetch", "fuse", "gaf", "train_teacher@sk-0", "train_teacher@fu-0",
               "train_student@0", "evaluate@teacher_sk-0", "evaluate@student_baseline-0",
-              "distill@kd-0", "distill@acs-0", "distill_progressive@acs-0", "report"]
+              "distill@kd-0", "distill@acs-0", "distill_progressive@acs-0", "export", "report"]
     for stage in stages:
         assert f"Running stage '{stage}'" in out
     params = load_params(root / "params.yaml")
@@ -83,6 +83,10 @@ def test_repro_builds_every_stage_then_does_nothing(project) -> None:
     assert {"teacher_sk", "student_baseline", "kd", "acs", "acs_progressive"} <= set(
         report["rows"])
     assert "| acs_progressive |" in (root / "reports/ablation.md").read_text()
+    deploy = json.loads((root / "metrics/deploy.json").read_text())
+    assert deploy["model"] == "student_baseline" and deploy["architecture"] == "gaf_resnet18"
+    assert deploy["fp32"]["agreement_with_pytorch"] == 1.0
+    assert (root / "models/deploy/student.int8.onnx").stat().st_size == deploy["int8"]["bytes"]
     # Every stage logged a child run under one parent in the default sqlite store.
     client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("crosskd").experiment_id])
@@ -117,22 +121,25 @@ def test_param_change_reruns_only_downstream(project) -> None:
         assert f"Running stage '{stage}'" not in out
 
 
-@pytest.mark.parametrize(("dataset", "layout_joints", "progressive"),
-                         [("mmact", 33, "[acs]"), ("berkeley_mhad", 22, "[]")])
+@pytest.mark.parametrize(("dataset", "layout_joints", "progressive", "student"),
+                         [("mmact", 33, "[acs]", "temporal_cnn"),
+                          ("berkeley_mhad", 22, "[]", "gaf_resnet18")])
 def test_pipeline_with_each_dataset_switched_in(project, dataset: str, layout_joints: int,
-                                                progressive: str, pose_model: Path) -> None:
+                                                progressive: str, student: str,
+                                                pose_model: Path) -> None:
     """`dvc exp run -S data.dataset=...` runs every stage on that dataset's synthetic copy
     (small and short here; MMAct's skeletons come from MediaPipe on its videos). Berkeley
-    runs with no distillation at all: the report then holds teachers and baseline only."""
+    runs with no distillation at all: the report then holds teachers and baseline only.
+    MMAct runs the watch-class student, which the export stage makes streamable."""
     root, env = project
     dvc = [sys.executable, "-m", "dvc"]
     overrides = [f"data.dataset={dataset}", "data.actions=[1,2,3]", "synthetic.subjects=3",
                  "synthetic.trials=2", "profiles.fast.teacher.epochs=2",
                  "profiles.fast.student.epochs=2", "distill.pretrained=[]",
                  f"distill.progressive={progressive}",
-                 f"skeletons.model.path={pose_model}"]
+                 f"skeletons.model.path={pose_model}", f"student.model={student}"]
     out = _run([*dvc, "exp", "run", *[a for o in overrides for a in ("-S", o)]], root, env)
-    stages = ["fetch", "skeletons", "fuse", "gaf", "train_teacher@fu-0", "report"]
+    stages = ["fetch", "skeletons", "fuse", "gaf", "train_teacher@fu-0", "export", "report"]
     if progressive != "[]":
         stages.append("distill_progressive@acs-0")
     for stage in stages:
@@ -146,3 +153,9 @@ def test_pipeline_with_each_dataset_switched_in(project, dataset: str, layout_jo
     assert report["dataset"] == dataset and report["protocol"] == "cross_subject"
     evaluated = json.loads((root / "metrics/eval/student_baseline_s0.json").read_text())
     assert evaluated["test_clips"] == n_test
+    deploy = json.loads((root / "metrics/deploy.json").read_text())
+    assert deploy["architecture"] == student and deploy["dataset"] == dataset
+    assert deploy["test_clips"] == n_test
+    assert deploy["pytorch_accuracy"] == pytest.approx(evaluated["accuracy"], abs=1e-6)
+    if student == "temporal_cnn":
+        assert deploy["stream"]["input"] == "raw_window" and deploy["stream"]["rate"] > 0

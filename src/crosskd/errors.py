@@ -28,3 +28,7 @@ class DownloadError(CrossKDError):
 
 class ChecksumError(DataError):
     """A file's sha256 differs from the expected digest."""
+
+
+class ExportError(CrossKDError):
+    """An exported model does not reproduce the PyTorch model within the stated tolerance."""

@@ -109,6 +109,7 @@ def fuse_dataset(params: dict[str, Any], raw_root: str | Path, out_path: str | P
     write_fused(out_path, data, {
         "skeleton_length": np.array([len(s.skeleton) for s in samples]),
         "inertial_length": np.array([len(s.acc) for s in samples]),
+        "inertial_seconds": np.array([s.duration_inertial for s in samples], dtype=np.float64),
     })
     log.info("fused %d clips of %d classes into %s", len(data), data.num_classes, out_path)
     return data

@@ -15,6 +15,8 @@ sample_id                   (N,) str            e.g. "a1_s1_t1"; pairs every mod
 class_names                 (K,) str            class_names[label]
 skeleton_length,            (N,) i8             frames / samples before resampling
 inertial_length
+inertial_seconds            (N,) f8             clip duration of the inertial stream [s]
+                                                (gives a deployed model its sampling rate)
 splits/<protocol>/train     (N,) bool           e.g. cross_subject, trial_split
 splits/<protocol>/test      (N,) bool           the complement of train
 ==========================  ==================  =========================================
@@ -85,7 +87,8 @@ def write_fused(path: str | Path, data: FusedData, lengths: dict[str, np.ndarray
             put("sample_id", np.asarray(data.sample_id, dtype=object), dtype=_STR)
             put("class_names", np.asarray(data.class_names, dtype=object), dtype=_STR)
             for key, arr in lengths.items():
-                put(key, np.asarray(arr, dtype=np.int64))
+                arr = np.asarray(arr)
+                put(key, arr.astype(np.int64 if arr.dtype.kind in "iub" else np.float64))
             for proto, train in data.splits.items():
                 put(f"splits/{proto}/train", train.astype(bool))
                 put(f"splits/{proto}/test", ~train.astype(bool))
@@ -95,6 +98,21 @@ def write_fused(path: str | Path, data: FusedData, lengths: dict[str, np.ndarray
                 f.attrs[key] = value if isinstance(value, str | int | float | bool) else json.dumps(
                     value, sort_keys=True
                 )
+
+
+def read_clip_seconds(path: str | Path) -> np.ndarray:
+    """Per-clip inertial durations [s] (``inertial_seconds``), validated."""
+    try:
+        with h5py.File(path, "r") as f:
+            if "inertial_seconds" not in f:
+                raise DataError(path, "no inertial_seconds dataset (written by an older fuse "
+                                "stage): re-run the fuse stage")
+            seconds = f["inertial_seconds"][()]
+    except OSError as exc:
+        raise DataError(path, f"not a readable HDF5 file (corrupt or truncated?): {exc}") from None
+    if not np.all(np.isfinite(seconds)) or np.any(seconds <= 0):
+        raise DataError(path, "inertial_seconds holds non-positive or non-finite durations")
+    return seconds
 
 
 def _check_consistent(path: str | Path, d: FusedData) -> None:

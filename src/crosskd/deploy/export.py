@@ -83,15 +83,17 @@ def export_onnx(model: nn.Module, example: Tensor, path: str | Path, *,
                 metadata: Mapping[str, Any] | None = None) -> Path:
     """Export ``model`` (eval mode) with the torch.export-based exporter to ``path``.
 
-    ``example``: one window ``(1, C, L)``; L is fixed in the graph, the batch is dynamic.
+    ``example``: one input ``(1, C, L)`` (a raw window) or ``(1, C, H, W)`` (a GAF image);
+    every axis but the batch is fixed in the graph.
     ``metadata``: stored as ONNX metadata_props (non-strings as JSON). The model's
     train/eval mode is restored afterwards; the file is written atomically and checked.
     """
-    if example.dim() != 3:
-        raise ValueError(f"example must be one window (1, C, L), got {tuple(example.shape)}")
+    if example.dim() not in (3, 4):
+        raise ValueError(f"example must be one window (1, C, L) or image (1, C, H, W), got "
+                         f"{tuple(example.shape)}")
     wrapper = _LogitsOnly(copy.deepcopy(model)).eval()
     # torch.export specialises dimensions of size 1: trace with batch 2 so batch stays dynamic.
-    traced_input = example[:1].detach().float().repeat(2, 1, 1)
+    traced_input = torch.cat([example[:1].detach().float()] * 2)
     batch = torch.export.Dim("batch", min=1)
     with warnings.catch_warnings():  # torch-internal pytree deprecation noise
         warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
@@ -145,11 +147,11 @@ def quantize_int8(fp32_path: str | Path, int8_path: str | Path, calibration: np.
     windows = np.ascontiguousarray(calibration, dtype=np.float32)
     session = open_session(fp32_path)
     shape = session.get_inputs()[0].shape
-    if windows.ndim != 3 or len(windows) == 0 or any(
+    if windows.ndim != len(shape) or len(windows) == 0 or any(
         isinstance(d, int) and d != w for d, w in zip(shape[1:], windows.shape[1:], strict=True)
     ):
         raise ValueError(f"quantize_int8: calibration windows must be (N >= 1, "
-                         f"{shape[1]}, {shape[2]}), got {windows.shape}")
+                         f"{', '.join(map(str, shape[1:]))}), got {windows.shape}")
     reader = _WindowReader(windows, batch_size)
     fp32_proto = onnx.load(str(fp32_path))
     metadata = {p.key: p.value for p in fp32_proto.metadata_props}
@@ -177,14 +179,16 @@ def profile(path: str | Path, windows: np.ndarray, threads: int = 1, runs: int =
     """Single-window CPU latency of an ONNX file with onnxruntime, and its size.
 
     One window per call (streaming inference), ``threads`` intra-op threads, ``warmup``
-    untimed calls, then ``runs`` timed calls cycling through ``windows`` ``(N, C, L)``.
+    untimed calls, then ``runs`` timed calls cycling through ``windows`` ``(N, C, L)``
+    (or GAF images ``(N, C, H, W)``).
     Median and 90th percentile in milliseconds (the median resists scheduler noise).
     """
     if runs < 1 or warmup < 0:
         raise ValueError(f"profile: need runs >= 1 and warmup >= 0, got {runs}, {warmup}")
     windows = np.ascontiguousarray(windows, dtype=np.float32)
-    if windows.ndim != 3 or len(windows) == 0:
-        raise ValueError(f"profile: windows must be (N >= 1, C, L), got {windows.shape}")
+    if windows.ndim < 3 or len(windows) == 0:
+        raise ValueError(f"profile: inputs must be (N >= 1, C, L) or (N >= 1, C, H, W), got "
+                         f"{windows.shape}")
     session = open_session(path, threads=threads)
     singles = [windows[i : i + 1] for i in range(min(len(windows), runs))]
     for i in range(warmup):

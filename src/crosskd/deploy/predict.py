@@ -314,6 +314,10 @@ def model_info(session: Any, path: str | Path, window: int | None, hop: int | No
                rate: float | None, classes_file: str | Path | None) -> ModelInfo:
     """Window, hop, rate, classes: CLI values first, then the file's metadata."""
     meta = dict(session.get_modelmeta().custom_metadata_map)
+    kind = meta.get("input", "raw_window")
+    if kind != "raw_window":
+        raise DataError(path, f"the model takes {kind} input, not raw accelerometer windows: "
+                        "stream with a temporal_cnn student (student.model=temporal_cnn)")
     inp = session.get_inputs()[0]
     shape = list(inp.shape)
     if len(shape) != 3:

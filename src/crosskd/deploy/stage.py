@@ -1,0 +1,171 @@
+"""The export stage: one trained student -> fp32 and int8 ONNX files and metrics/deploy.json.
+
+Which student: ``deploy.model`` (a run name under models/, e.g. ``student_baseline`` or
+``distill_acs_progressive``) and ``deploy.seed``. Its test split is the training run's, and
+the int8 calibration windows come from its *training* clips only.
+
+Checks that fail the stage (never a silently worse file): fp32 ONNX logits must equal
+PyTorch's within ``deploy.fp32_logit_atol``, and the int8 file's test accuracy may be lower
+than PyTorch's by at most ``deploy.int8_accuracy_tolerance``.
+
+Streaming facts written into the raw-window files' metadata: every clip was resampled to
+``window`` steps, so the model's sampling rate is ``window / median clip duration``; the
+predict CLI resamples recordings to that rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from crosskd.config import get, positive_int
+from crosskd.data.datasets import resolve_protocol
+from crosskd.data.fused_h5 import INERTIAL_CHANNELS, read_clip_seconds
+from crosskd.deploy.export import (
+    count_macs,
+    count_parameters,
+    evaluate_onnx,
+    export_onnx,
+    profile,
+    quantize_int8,
+)
+from crosskd.deploy.predict import onnx_logits, open_session
+from crosskd.errors import ConfigError, DataError, ExportError
+from crosskd.tracking import stage_run
+from crosskd.training import paths
+from crosskd.training.batches import PairedArrays
+from crosskd.training.builders import load_fused_for, load_modality, load_model
+from crosskd.training.loop import predict_logits
+from crosskd.training.outputs import write_json
+from crosskd.training.splits import make_split
+
+log = logging.getLogger(__name__)
+
+DEPLOY_DIR = Path("models/deploy")
+REPORT = Path("metrics/deploy.json")
+CALIBRATIONS = ("minmax", "percentile", "entropy")
+
+
+def stream_metadata(spec_modality: str, x: np.ndarray, clip_seconds: np.ndarray,
+                    class_names: list[str], hop: int) -> dict[str, Any]:
+    """ONNX metadata: what the predict CLI needs to stream a raw recording through the file."""
+    meta: dict[str, Any] = {"classes": class_names}
+    if spec_modality != "inertial":  # GAF images: not a raw-window model
+        return {**meta, "input": f"{spec_modality}_image", "image_size": int(x.shape[-1])}
+    window = int(x.shape[-1])
+    if hop < 1:
+        raise ConfigError(f"params.yaml: deploy.hop must be >= 1, got {hop}")
+    return {**meta, "input": "raw_window", "window": window, "hop": hop,
+            "rate": round(window / float(np.median(clip_seconds)), 4),
+            "channels": list(INERTIAL_CHANNELS[: x.shape[1]]),
+            "units": ["g"] * 3 + ["deg/s"] * (x.shape[1] - 3)}
+
+
+def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
+    """Export ``deploy.model`` seed ``deploy.seed``; write the files and metrics/deploy.json."""
+    name = str(get(params, "deploy.model"))
+    seed = int(get(params, "deploy.seed"))
+    hop = int(get(params, "deploy.hop"))
+    threads = positive_int(params, "deploy.threads")
+    method = str(get(params, "deploy.calibration"))
+    if method not in CALIBRATIONS:
+        raise ConfigError(f"params.yaml: deploy.calibration {method!r}; known: "
+                          f"{list(CALIBRATIONS)}")
+    atol = float(get(params, "deploy.fp32_logit_atol"))
+    tolerance = float(get(params, "deploy.int8_accuracy_tolerance"))
+    torch.set_num_threads(int(get(params, "train.threads")))
+
+    data, fused_path = load_fused_for(params)
+    model_path = paths.model_file(name, seed)
+    if not model_path.is_file():
+        raise DataError(model_path, f"no trained model {name!r} seed {seed} (deploy.model / "
+                        "deploy.seed name a run under models/)")
+    spec, model, record = load_model(model_path)
+    protocol = resolve_protocol(params)
+    expected = {"dataset": get(params, "data.dataset"), "protocol": protocol, "seed": seed}
+    found = {k: record.get(k) for k in expected}
+    if found != expected:
+        raise DataError(model_path, f"made for {found}, this pipeline is {expected}")
+    if list(record["class_names"]) != data.class_names:
+        raise DataError(model_path, "trained on other classes than the fused file holds")
+
+    x = load_modality(spec.modality, data, params).astype(np.float32)
+    split = make_split(data, protocol, val_fraction=float(get(params, "train.validation.fraction")),
+                       val_group=get(params, "train.validation.group"), seed=seed)
+    x_test, y_test = x[split.test], data.label[split.test]
+    rng = np.random.default_rng(seed)
+    n_cal = min(positive_int(params, "deploy.calibration_windows"), len(split.train))
+    calibration = x[np.sort(rng.choice(split.train, n_cal, replace=False))]
+
+    torch_logits = predict_logits(model, PairedArrays({spec.modality: x}, data.label,
+                                                      data.sample_id), split.test, spec.modality)
+    torch_pred = torch_logits.argmax(1).numpy()
+    torch_acc = float((torch_pred == y_test).mean())
+
+    meta = stream_metadata(spec.modality, x, read_clip_seconds(fused_path), data.class_names, hop)
+    meta.update({"model": name, "architecture": spec.model, "seed": seed,
+                 "dataset": expected["dataset"], "protocol": protocol})
+    # Files are made in a staging folder and replace models/deploy only once checked.
+    staging = DEPLOY_DIR.with_name(DEPLOY_DIR.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    fp32_path = export_onnx(model, torch.as_tensor(x[:1]), staging / "student.onnx",
+                            metadata=meta)
+    int8_path = quantize_int8(fp32_path, staging / "student.int8.onnx", calibration,
+                              method=method)
+
+    fp32_logits = onnx_logits(open_session(fp32_path), x_test)
+    max_diff = float(np.abs(fp32_logits - torch_logits.numpy()).max()) if len(x_test) else 0.0
+    if max_diff > atol:
+        raise ExportError(f"{fp32_path}: fp32 ONNX logits differ from PyTorch's by {max_diff:.2e}"
+                          f" > deploy.fp32_logit_atol {atol:g}")
+    runs = positive_int(params, "deploy.latency_runs")
+    files = {}
+    for kind, path in (("fp32", fp32_path), ("int8", int8_path)):
+        ev = evaluate_onnx(path, x_test, y_test)
+        pred = np.asarray(ev["predictions"])
+        files[kind] = {**profile(path, x_test if len(x_test) else calibration, threads=threads,
+                                 runs=runs),
+                       "accuracy": round(ev["accuracy"], 6),
+                       "accuracy_drop": round(torch_acc - ev["accuracy"], 6),
+                       "agreement_with_pytorch": round(float((pred == torch_pred).mean()), 6)}
+    files["fp32"]["max_abs_logit_diff"] = max_diff
+    drop = files["int8"]["accuracy_drop"]
+    if drop > tolerance:
+        raise ExportError(f"{int8_path}: int8 test accuracy {files['int8']['accuracy']:.4f} is "
+                          f"{drop:.4f} below PyTorch's {torch_acc:.4f} (> deploy."
+                          f"int8_accuracy_tolerance {tolerance:g}); try deploy.calibration")
+    report = {
+        "model": name, "seed": seed, "architecture": spec.model, "modality": spec.modality,
+        "dataset": expected["dataset"], "protocol": protocol, "test_clips": int(len(y_test)),
+        "parameters": count_parameters(model), "macs": count_macs(model, torch.as_tensor(x[:2])),
+        "pytorch_accuracy": round(torch_acc, 6), **{k: v for k, v in files.items()},
+        "int8_to_fp32_size": round(files["int8"]["bytes"] / files["fp32"]["bytes"], 4),
+        "tolerance": {"fp32_logit_atol": atol, "int8_accuracy_drop": tolerance},
+        "calibration": {"method": method, "windows": n_cal, "from": "training clips"},
+        "stream": {k: meta[k] for k in ("input", "window", "hop", "rate") if k in meta},
+        "machine": {"cpu": platform.processor() or platform.machine(), "threads": threads},
+    }
+    shutil.rmtree(DEPLOY_DIR, ignore_errors=True)
+    staging.rename(DEPLOY_DIR)
+    for kind, path in (("fp32", fp32_path), ("int8", int8_path)):
+        report[kind]["file"] = str(DEPLOY_DIR / path.name)
+    write_json(REPORT, report)
+    with stage_run(params, stage, log_params={"model": name, "seed": seed, "hop": hop,
+                                              "calibration": method}) as tracker:
+        tracker.log_metrics({"deploy_parameters": report["parameters"],
+                             "deploy_macs": report["macs"],
+                             **{f"deploy_{k}_{m}": files[k][m] for k in files
+                                for m in ("bytes", "latency_ms_median", "accuracy")}})
+        tracker.log_artifact(REPORT, "deploy")
+    log.info("exported %s seed %d: fp32 %.3f ms / int8 %.3f ms per window, accuracy torch %.4f "
+             "fp32 %.4f int8 %.4f", name, seed, files["fp32"]["latency_ms_median"],
+             files["int8"]["latency_ms_median"], torch_acc, files["fp32"]["accuracy"],
+             files["int8"]["accuracy"])
+    return report

@@ -1,0 +1,159 @@
+"""The export stage: a trained student -> fp32 / int8 ONNX and metrics/deploy.json.
+
+A compact student is trained for a few epochs on a tiny synthetic UTD-MHAD set; the stage's
+figures are checked against an independent PyTorch evaluation, the files against their
+metadata, and the stage's own checks (tolerances, wrong run, GAF model) for their errors.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from crosskd.config import apply_profile
+from crosskd.data.fetch import fetch_dataset
+from crosskd.data.fuse import fuse_dataset
+from crosskd.data.fused_h5 import read_clip_seconds, read_fused
+from crosskd.data.utd_mhad import INERTIAL_RATE_HZ, read_utd_mhad
+from crosskd.deploy.predict import main as predict_main
+from crosskd.deploy.stage import REPORT, export_run
+from crosskd.errors import DataError, ExportError
+from crosskd.evaluation import test_predictions as held_out_predictions
+from crosskd.training.builders import load_model, student_spec
+from crosskd.training.supervised import train_supervised
+from tests.conftest import base_params
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> tuple[Path, dict, dict]:
+    root = tmp_path_factory.mktemp("export")
+    params = apply_profile(base_params(data__actions=[1, 22, 27], synthetic__subjects=2))
+    params["fuse"].update(skeleton_frames=16, inertial_steps=64)
+    params["student"].update(model="temporal_cnn", epochs=8, batch_size=8)
+    params["student"]["temporal_cnn"].update(window=32, widths=[8, 16, 16])
+    params["train"]["validation"]["fraction"] = 0.3
+    params["mlflow"]["tracking_uri"] = f"sqlite:///{root / 'mlflow.db'}"
+    params["deploy"].update(latency_runs=20, calibration_windows=16)
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        fetch_dataset(params, "data/raw")
+        fuse_dataset(params, "data/raw/utd_mhad", "data/fused/utd_mhad.h5")
+        data = read_fused("data/fused/utd_mhad.h5")
+        train_supervised(params, student_spec(params, data), "student", 0, "train_student@0")
+        report = export_run(params)
+    finally:
+        os.chdir(cwd)
+    return root, params, report
+
+
+def test_deploy_report_matches_pytorch(exported, monkeypatch) -> None:
+    root, params, report = exported
+    monkeypatch.chdir(root)
+    assert json.loads((root / REPORT).read_text()) == report
+    data = read_fused("data/fused/utd_mhad.h5")
+    spec, model, _ = load_model("models/student_baseline/s0/model.pt")
+    y, pred = held_out_predictions(model, spec.modality, data, params, report["protocol"], 0)
+    assert report["test_clips"] == len(y) == 12
+    assert report["pytorch_accuracy"] == pytest.approx(float((pred == y).mean()), abs=1e-6)
+    assert report["fp32"]["max_abs_logit_diff"] <= params["deploy"]["fp32_logit_atol"]
+    assert report["fp32"]["agreement_with_pytorch"] == 1.0
+    assert report["fp32"]["accuracy"] == pytest.approx(report["pytorch_accuracy"])
+    assert report["int8"]["accuracy_drop"] <= params["deploy"]["int8_accuracy_tolerance"]
+    for kind, name in (("fp32", "student.onnx"), ("int8", "student.int8.onnx")):
+        f = root / "models/deploy" / name
+        assert report[kind]["bytes"] == f.stat().st_size
+        assert 0 < report[kind]["latency_ms_median"] <= report[kind]["latency_ms_p90"]
+        assert report[kind]["threads"] == 1
+    assert report["int8"]["bytes"] < report["fp32"]["bytes"]
+    assert report["parameters"] == sum(p.numel() for p in model.parameters())
+    # 3 -> 8 -> 16 -> 16 channels, kernel 5, 32 -> 16 -> 8 steps (pool 2 after all but the
+    # last block), then fc0 and fc: counted by hand.
+    k, emb = 5, int(params["student"]["embedding_dim"])
+    convs = k * (32 * 3 * 8 + 16 * 8 * 16 + 8 * 16 * 16)
+    assert report["macs"] == convs + 16 * emb + emb * 3
+
+
+def test_stream_metadata_rate_is_window_over_clip_duration(exported, monkeypatch) -> None:
+    root, params, report = exported
+    monkeypatch.chdir(root)
+    seconds = read_clip_seconds("data/fused/utd_mhad.h5")
+    raw = sorted(read_utd_mhad(Path("data/raw/utd_mhad"), [1, 22, 27]), key=lambda s: s.sample_id)
+    assert len(seconds) == len(raw)
+    np.testing.assert_allclose(sorted(seconds), sorted(len(s.acc) / INERTIAL_RATE_HZ
+                                                       for s in raw))
+    meta = {p.key: json.loads(p.value) if p.value[:1] in "[{0123456789" else p.value
+            for p in onnx.load(str(root / "models/deploy/student.int8.onnx")).metadata_props}
+    assert meta["window"] == 32 and meta["hop"] == params["deploy"]["hop"]
+    assert meta["rate"] == pytest.approx(32 / np.median(seconds), rel=1e-3)
+    assert meta["classes"] == read_fused("data/fused/utd_mhad.h5").class_names
+    assert meta["input"] == "raw_window" and meta["model"] == "student_baseline"
+    assert report["stream"]["rate"] == meta["rate"]
+
+
+def test_exported_file_streams_a_recording(exported, tmp_path) -> None:
+    """Raw clips of the synthetic set (UTD-MHAD acc at 50 Hz) one after the other, through
+    predict at the model's own rate: one window per hop, labels from the model's classes."""
+    root, _, report = exported
+    clips = sorted(read_utd_mhad(root / "data/raw/utd_mhad", [1, 22, 27]),
+                   key=lambda s: s.sample_id)[:4]
+    acc = np.concatenate([c.acc for c in clips])
+    t = np.arange(len(acc)) / INERTIAL_RATE_HZ
+    csv = tmp_path / "rec.csv"
+    csv.write_text("".join(f"{a:.6f},{x:.5f},{y:.5f},{z:.5f}\n"
+                           for a, (x, y, z) in zip(t, acc, strict=True)))
+    out = tmp_path / "out.csv"
+    assert predict_main(["--model", str(root / "models/deploy/student.int8.onnx"), "--input",
+                         str(csv), "--out", str(out), "--hop", "4"]) == 0
+    rows = out.read_text().splitlines()
+    samples = int(np.floor(t[-1] * report["stream"]["rate"] + 1e-9)) + 1
+    assert len(rows) - 1 == (samples - 32) // 4 + 1
+    assert rows[0].startswith("window,start_s,end_s,label")
+    classes = read_fused(root / "data/fused/utd_mhad.h5").class_names
+    assert {r.split(",")[3] for r in rows[1:]} <= set(classes)
+
+
+def test_stage_checks_fail_loudly(exported, monkeypatch) -> None:
+    root, base, _ = exported
+    monkeypatch.chdir(root)
+    params = copy.deepcopy(base)
+    params["deploy"]["int8_accuracy_tolerance"] = -1.0  # no file can pass
+    before = {p.name: p.read_bytes() for p in (root / "models/deploy").iterdir()}
+    with pytest.raises(ExportError, match=r"int8 test accuracy .*deploy\.int8_accuracy_tolerance"):
+        export_run(params)
+    # The files that passed stay; nothing half-checked replaces them.
+    assert {p.name: p.read_bytes() for p in (root / "models/deploy").iterdir()} == before
+    params = copy.deepcopy(base)
+    params["deploy"]["model"] = "distill_nothing"
+    with pytest.raises(DataError, match="models/distill_nothing/s0/model.pt: no trained model"):
+        export_run(params)
+    params = copy.deepcopy(base)
+    params["train"]["protocol"] = "trial_split"
+    with pytest.raises(DataError, match="made for"):
+        export_run(params)
+
+
+def test_predict_refuses_a_gaf_model(tmp_path, capsys) -> None:
+    """An exported GAF ResNet18 takes images: the streaming CLI says so instead of guessing."""
+    import torch
+
+    from crosskd.deploy.export import export_onnx
+    from crosskd.deploy.stage import stream_metadata
+    from crosskd.models import build_model
+
+    model = build_model("gaf_resnet18", num_classes=3, embedding_dim=16).eval()
+    x = np.zeros((1, 3, 16, 16), dtype=np.float32)
+    meta = stream_metadata("gasf", x, np.ones(4), ["a", "b", "c"], hop=4)
+    path = export_onnx(model, torch.from_numpy(x), tmp_path / "gaf.onnx", metadata=meta)
+    csv = tmp_path / "rec.csv"
+    csv.write_text("".join(f"{i / 50:.3f},0,0,1\n" for i in range(200)))
+    assert predict_main(["--model", str(path), "--input", str(csv), "--out",
+                         str(tmp_path / "o.csv")]) == 2
+    assert "gaf.onnx: the model takes gasf_image input" in capsys.readouterr().err
+    assert not (tmp_path / "o.csv").exists()
