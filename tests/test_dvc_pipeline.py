@@ -107,17 +107,20 @@ def test_repro_builds_every_stage_then_does_nothing(project) -> None:
 
 
 def test_param_change_reruns_only_downstream(project) -> None:
+    """A distillation weight of one method re-runs that method's runs and the report only:
+    params are granular per stage."""
     root, env = project
     dvc = [sys.executable, "-m", "dvc"]
     _run([*dvc, "repro"], root, env)
     params_path = root / "params.yaml"
     params = yaml.safe_load(params_path.read_text())
-    params["student"]["label_smoothing"] = 0.1
+    params["distill"]["weights"]["kd"]["kd"] = 0.5
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
     out = _run([*dvc, "repro"], root, env)
-    assert "Running stage 'train_student@0'" in out
-    assert "Running stage 'evaluate@student_baseline-0'" in out
-    for stage in ("fetch", "fuse", "gaf", "train_teacher@sk-0", "evaluate@teacher_sk-0"):
+    assert "Running stage 'distill@kd-0'" in out
+    assert "Running stage 'report'" in out
+    for stage in ("fetch", "fuse", "gaf", "train_teacher@sk-0", "train_student@0",
+                  "evaluate@teacher_sk-0", "distill@acs-0", "export"):
         assert f"Running stage '{stage}'" not in out
 
 
