@@ -213,8 +213,9 @@ def evaluate_onnx(path: str | Path, windows: np.ndarray, labels: np.ndarray,
                   batch_size: int = 256) -> dict[str, Any]:
     """Accuracy of an ONNX file on ``windows`` ``(N, C, L)`` with integer ``labels``.
 
-    Returns ``accuracy``, ``n`` and ``predictions`` (a list), so the caller can compare
-    them with PyTorch's within :data:`INT8_ACCURACY_TOLERANCE`.
+    Returns ``accuracy``, ``n``, ``predictions`` (a list) and ``logits`` ``(N, K)``, so the
+    caller can compare them with PyTorch's (within :data:`FP32_LOGIT_ATOL` /
+    :data:`INT8_ACCURACY_TOLERANCE`) without running the file again.
     """
     logits = onnx_logits(open_session(path), windows, batch_size=batch_size)
     pred = logits.argmax(axis=1)
@@ -222,7 +223,7 @@ def evaluate_onnx(path: str | Path, windows: np.ndarray, labels: np.ndarray,
     if len(labels) != len(pred):
         raise ValueError(f"evaluate_onnx: {len(pred)} windows but {len(labels)} labels")
     return {"accuracy": float((pred == labels).mean()) if len(pred) else float("nan"),
-            "n": len(pred), "predictions": pred.tolist()}
+            "n": len(pred), "predictions": pred.tolist(), "logits": logits}
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -35,7 +35,6 @@ from crosskd.deploy.export import (
     profile,
     quantize_int8,
 )
-from crosskd.deploy.predict import onnx_logits, open_session
 from crosskd.errors import ConfigError, DataError, ExportError
 from crosskd.tracking import stage_run
 from crosskd.training import paths
@@ -43,7 +42,7 @@ from crosskd.training.batches import PairedArrays
 from crosskd.training.builders import load_fused_for, load_modality, load_model
 from crosskd.training.loop import predict_logits
 from crosskd.training.outputs import write_json
-from crosskd.training.splits import make_split
+from crosskd.training.supervised import split_for
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +95,7 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
         raise DataError(model_path, "trained on other classes than the fused file holds")
 
     x = load_modality(spec.modality, data, params).astype(np.float32)
-    split = make_split(data, protocol, val_fraction=float(get(params, "train.validation.fraction")),
-                       val_group=get(params, "train.validation.group"), seed=seed)
+    split = split_for(params, data, seed)  # the training run's split; only test is scored
     x_test, y_test = x[split.test], data.label[split.test]
     rng = np.random.default_rng(seed)
     n_cal = min(positive_int(params, "deploy.calibration_windows"), len(split.train))
@@ -120,15 +118,17 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
     int8_path = quantize_int8(fp32_path, staging / "student.int8.onnx", calibration,
                               method=method)
 
-    fp32_logits = onnx_logits(open_session(fp32_path), x_test)
-    max_diff = float(np.abs(fp32_logits - torch_logits.numpy()).max()) if len(x_test) else 0.0
+    exported = (("fp32", fp32_path), ("int8", int8_path))
+    evals = {kind: evaluate_onnx(path, x_test, y_test) for kind, path in exported}
+    max_diff = (float(np.abs(evals["fp32"]["logits"] - torch_logits.numpy()).max())
+                if len(x_test) else 0.0)
     if max_diff > atol:
         raise ExportError(f"{fp32_path}: fp32 ONNX logits differ from PyTorch's by {max_diff:.2e}"
                           f" > deploy.fp32_logit_atol {atol:g}")
     runs = positive_int(params, "deploy.latency_runs")
     files = {}
-    for kind, path in (("fp32", fp32_path), ("int8", int8_path)):
-        ev = evaluate_onnx(path, x_test, y_test)
+    for kind, path in exported:
+        ev = evals[kind]
         pred = np.asarray(ev["predictions"])
         files[kind] = {**profile(path, x_test if len(x_test) else calibration, threads=threads,
                                  runs=runs),
@@ -145,7 +145,7 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
         "model": name, "seed": seed, "architecture": spec.model, "modality": spec.modality,
         "dataset": expected["dataset"], "protocol": protocol, "test_clips": int(len(y_test)),
         "parameters": count_parameters(model), "macs": count_macs(model, torch.as_tensor(x[:2])),
-        "pytorch_accuracy": round(torch_acc, 6), **{k: v for k, v in files.items()},
+        "pytorch_accuracy": round(torch_acc, 6), **files,
         "int8_to_fp32_size": round(files["int8"]["bytes"] / files["fp32"]["bytes"], 4),
         "tolerance": {"fp32_logit_atol": atol, "int8_accuracy_drop": tolerance},
         "calibration": {"method": method, "windows": n_cal, "from": "training clips"},
