@@ -487,6 +487,35 @@ def test_every_method_runs_and_only_the_student_gets_gradients(name, student_kin
         assert p.grad is not None and p.grad.abs().sum() > 0
 
 
+def smoothed_ce(row: list[float], y: int, eps: float) -> float:
+    """(1 - eps) * CE on the label + eps * mean CE over all classes (PyTorch's definition)."""
+    logp = [math.log(p) for p in softmax(row)]
+    return -(1 - eps) * logp[y] - eps * mean(logp)
+
+
+@pytest.mark.parametrize("name", sorted(ALL_METHODS))
+def test_label_smoothing_reaches_every_methods_ce_term(name):
+    # The distilled student's hard-label term must be its baseline's (student.label_smoothing).
+    def with_maps(logits, student: bool) -> ModelOutput:
+        shape = (2, 4, 8) if student else (2, 4, 8, 3)  # CNN map vs GCN (C, T, V) map
+        return ModelOutput(torch.tensor(logits), torch.randn(2, 6),
+                           {("block1" if student else "stage1"): torch.randn(*shape)})
+
+    student = with_maps(S_LOGITS, True)
+    teachers = [with_maps(T1_LOGITS, False), with_maps(T2_LOGITS, False)]
+    weights = {k: (1.0 if k == "ce" else 0.0) for k in loss_class(name).weight_names}
+    loss = build_loss(name, weights, label_smoothing=0.2, **dims(student, teachers))
+    res = loss(student, teachers, LABELS)
+    close(res["ce"], mean([smoothed_ce(S_LOGITS[0], 1, 0.2), smoothed_ce(S_LOGITS[1], 2, 0.2)]))
+    assert res["ce"].item() != pytest.approx(mean([ce(S_LOGITS[0], 1), ce(S_LOGITS[1], 2)]))
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0])
+def test_bad_label_smoothing_is_a_config_error(value):
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        build_loss("kd", {"ce": 1.0, "kd": 1.0}, label_smoothing=value)
+
+
 def test_bind_builds_parameters_before_the_first_forward():
     student, teachers = gaf_student(), [gcn_teacher(20), gcn_teacher(21)]
     loss = build_loss("fitnet", {"ce": 1.0, "hint": 1.0})

@@ -187,7 +187,7 @@ class ACSLoss(DistillLoss):
         self.last_weights, self.last_fallback = w, g
         s = student.embedding
         return {
-            "ce": cross_entropy(z_s, labels),
+            "ce": cross_entropy(z_s, labels, self.label_smoothing),
             "kd": mean_over_teachers([kd_kl(z_s, t, temp) for t in z_t]),
             "mk": mk_loss(z_s, z_t, labels, w, g, temp),
             "semantic": mean_over_teachers(

@@ -63,4 +63,5 @@ class ATLoss(DistillLoss):
             per_teacher.append(
                 torch.stack([at_pair(student.maps[s], t.maps[m], p) for s, m in pairs]).sum()
             )
-        return {"ce": cross_entropy(student.logits, labels), "at": mean_over_teachers(per_teacher)}
+        ce = cross_entropy(student.logits, labels, self.label_smoothing)
+        return {"ce": ce, "at": mean_over_teachers(per_teacher)}

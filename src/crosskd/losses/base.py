@@ -73,9 +73,10 @@ def detach_output(out: ModelOutput) -> ModelOutput:
     )
 
 
-def cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
-    """Mean cross-entropy on the ground truth (the ``ce`` term of every method)."""
-    return F.cross_entropy(logits, labels)
+def cross_entropy(logits: Tensor, labels: Tensor, label_smoothing: float = 0.0) -> Tensor:
+    """Mean cross-entropy on the ground truth (the ``ce`` term of every method), with the
+    student's label smoothing so a distilled student's hard-label term is its baseline's."""
+    return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
 
 
 def mean_over_teachers(values: Sequence[Tensor]) -> Tensor:
@@ -105,9 +106,14 @@ class DistillLoss(nn.Module):
         options: Mapping[str, Any] | None = None,
         student: FeatureDims | None = None,
         teachers: Sequence[FeatureDims] | None = None,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
         self.weights: dict[str, float] = self._checked_weights(weights)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ConfigError(f"loss {self.name!r}: label_smoothing must be in [0, 1), "
+                              f"got {label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
         self.options: dict[str, Any] = self._checked_options(options or {})
         self.student_dims: FeatureDims | None = None
         self.teacher_dims: tuple[FeatureDims, ...] | None = None

@@ -56,4 +56,5 @@ class CCLoss(DistillLoss):
         k_s = correlation_matrix(student.embedding, g, order)
         per_teacher = [F.mse_loss(k_s, correlation_matrix(t.embedding, g, order))
                        for t in teachers]
-        return {"ce": cross_entropy(student.logits, labels), "cc": mean_over_teachers(per_teacher)}
+        ce = cross_entropy(student.logits, labels, self.label_smoothing)
+        return {"ce": ce, "cc": mean_over_teachers(per_teacher)}

@@ -23,4 +23,4 @@ class CELoss(DistillLoss):
     def terms(
         self, student: ModelOutput, teachers: list[ModelOutput], labels: Tensor
     ) -> dict[str, Tensor]:
-        return {"ce": cross_entropy(student.logits, labels)}
+        return {"ce": cross_entropy(student.logits, labels, self.label_smoothing)}

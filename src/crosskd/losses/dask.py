@@ -56,7 +56,7 @@ class DASKLoss(DistillLoss):
         temp = self.options["temperature"]
         s = student.embedding
         return {
-            "ce": cross_entropy(student.logits, labels),
+            "ce": cross_entropy(student.logits, labels, self.label_smoothing),
             "kd": mean_over_teachers([kd_kl(student.logits, t.logits, temp) for t in teachers]),
             "distance": mean_over_teachers([rkd_distance(s, t.embedding) for t in teachers]),
             "angle": mean_over_teachers([rkd_angle(s, t.embedding) for t in teachers]),

@@ -57,4 +57,5 @@ class FitNetLoss(DistillLoss):
                 hint = hint + F.mse_loss(reg(s), t)
             per_teacher.append(hint)
         hint_term = mean_over_teachers(per_teacher)
-        return {"ce": cross_entropy(student.logits, labels), "hint": hint_term}
+        ce = cross_entropy(student.logits, labels, self.label_smoothing)
+        return {"ce": ce, "hint": hint_term}

@@ -42,6 +42,6 @@ class KDLoss(DistillLoss):
     ) -> dict[str, Tensor]:
         t = self.options["temperature"]
         return {
-            "ce": cross_entropy(student.logits, labels),
+            "ce": cross_entropy(student.logits, labels, self.label_smoothing),
             "kd": mean_over_teachers([kd_kl(student.logits, x.logits, t) for x in teachers]),
         }

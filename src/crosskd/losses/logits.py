@@ -24,4 +24,5 @@ class LogitsLoss(DistillLoss):
         self, student: ModelOutput, teachers: list[ModelOutput], labels: Tensor
     ) -> dict[str, Tensor]:
         mse = [F.mse_loss(student.logits, t.logits) for t in teachers]
-        return {"ce": cross_entropy(student.logits, labels), "logits": mean_over_teachers(mse)}
+        ce = cross_entropy(student.logits, labels, self.label_smoothing)
+        return {"ce": ce, "logits": mean_over_teachers(mse)}

@@ -40,8 +40,11 @@ def build_loss(
     *,
     student: FeatureDims | None = None,
     teachers: Sequence[FeatureDims] | None = None,
+    label_smoothing: float = 0.0,
 ) -> DistillLoss:
     """Construct method ``name``; unknown names and missing/unknown weights or options are
     ConfigErrors. Pass ``student``/``teachers`` widths (or call ``bind`` later) for methods
-    with learnable parameters."""
-    return loss_class(name)(weights, options, student=student, teachers=teachers)
+    with learnable parameters. ``label_smoothing`` smooths the ``ce`` term (the student's
+    ``student.label_smoothing``, as in its baseline)."""
+    return loss_class(name)(weights, options, student=student, teachers=teachers,
+                            label_smoothing=label_smoothing)

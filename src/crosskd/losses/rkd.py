@@ -75,7 +75,7 @@ class RKDLoss(DistillLoss):
     ) -> dict[str, Tensor]:
         s = student.embedding.flatten(1)
         return {
-            "ce": cross_entropy(student.logits, labels),
+            "ce": cross_entropy(student.logits, labels, self.label_smoothing),
             "distance": mean_over_teachers([rkd_distance(s, t.embedding.flatten(1))
                                             for t in teachers]),
             "angle": mean_over_teachers([rkd_angle(s, t.embedding.flatten(1)) for t in teachers]),

@@ -52,4 +52,5 @@ class SPLoss(DistillLoss):
             per_teacher.append(
                 torch.stack([sp_pair(student.maps[s], t.maps[m]) for s, m in pairs]).sum()
             )
-        return {"ce": cross_entropy(student.logits, labels), "sp": mean_over_teachers(per_teacher)}
+        ce = cross_entropy(student.logits, labels, self.label_smoothing)
+        return {"ce": ce, "sp": mean_over_teachers(per_teacher)}

@@ -101,7 +101,8 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
                                         t_cfg.batch_size, smoothing)
                          for s, t in zip(t_specs, teachers, strict=True)]
     loss = build_loss(method, weights, options, student=FeatureDims.of_model(student),
-                      teachers=[FeatureDims.of_model(t) for t in teachers])
+                      teachers=[FeatureDims.of_model(t) for t in teachers],
+                      label_smoothing=float(get(params, "student.label_smoothing", 0.0)))
     task = DistillTask(s_spec.name, student, s_spec.modality, teachers,
                        [s.modality for s in t_specs], loss, optim_config(params, "student"),
                        cfg.epochs, cfg.batch_size, teacher_tasks=teacher_tasks,

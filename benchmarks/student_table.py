@@ -1,0 +1,128 @@
+"""Student baseline + distillation table outside DVC, for tuning sweeps (BENCHMARKS.md).
+
+The pipeline's own functions (``train_supervised``, ``distill_run``, ``test_predictions``)
+run in a scratch folder with ``params.yaml`` plus ``-S key=value`` overrides, on an existing
+fused HDF5. Frozen teachers are reused from ``--teachers`` (a ``models/`` folder of an
+earlier ``dvc repro`` of the same protocol and seeds; their records are checked by
+``distill_run``), so a student-side change costs minutes instead of retraining the AGCNs,
+which DVC would do because the teacher stage depends on ``src/crosskd/training``.
+
+    python benchmarks/student_table.py --fused data/fused/utd_mhad.h5 \\
+        --teachers models --protocol trial_split --seeds 0 1 2 \\
+        --methods kd dask acs -S student.model=temporal_cnn -S student.label_smoothing=0.1
+
+Prints one JSON line per run and a summary line (mean +- std over seeds, gain over the
+same-seed baseline) and, with ``--out``, writes them as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def set_dotted(params: dict[str, Any], key: str, value: Any) -> None:
+    node = params
+    *parents, last = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--fused", required=True, type=Path, help="fused HDF5 (the fuse stage's)")
+    p.add_argument("--teachers", type=Path, help="models/ folder holding teacher_sk, teacher_fu")
+    p.add_argument("--protocol", required=True)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--methods", nargs="*", default=[],
+                   help="pretrained methods; NAME:progressive for the progressive schedule")
+    p.add_argument("-S", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="params.yaml override (YAML value), as dvc exp run -S")
+    p.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    p.add_argument("--out", type=Path, help="write every run and the summary as JSON")
+    p.add_argument("--workdir", type=Path, help="scratch folder (new, empty); default: a temp dir")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    raw = yaml.safe_load(args.params.read_text())
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"-S {item!r}: expected KEY=VALUE")
+        set_dotted(raw, key, yaml.safe_load(value))
+    set_dotted(raw, "train.protocol", args.protocol)
+    set_dotted(raw, "mlflow.enabled", False)
+    fused = args.fused.resolve()
+    out = args.out.resolve() if args.out else None
+    teachers = args.teachers.resolve() if args.teachers else None
+    if args.workdir is None:
+        scratch = Path(tempfile.mkdtemp(prefix="student_table_"))
+    else:
+        scratch = args.workdir.resolve()
+        scratch.mkdir(parents=True)  # never mixes runs into an existing folder
+    (scratch / "data" / "fused").mkdir(parents=True)
+    (scratch / "models").mkdir()
+    (scratch / "data" / "fused" / f"{raw['data']['dataset']}.h5").symlink_to(fused)
+    if teachers is not None:
+        for kind in raw["distill"]["teachers"]:
+            (scratch / "models" / f"teacher_{kind}").symlink_to(teachers / f"teacher_{kind}")
+    (scratch / "params.yaml").write_text(yaml.safe_dump(raw))
+    os.chdir(scratch)
+    logging.basicConfig(level=logging.WARNING)
+
+    from crosskd.config import load_params
+    from crosskd.evaluation import test_predictions
+    from crosskd.training import paths
+    from crosskd.training.builders import load_fused_for, load_model, student_spec
+    from crosskd.training.distill_run import distill_run
+    from crosskd.training.supervised import train_supervised
+
+    params = load_params("params.yaml")
+    data, _ = load_fused_for(params)
+    rows: list[dict[str, Any]] = []
+    for seed in args.seeds:
+        result = train_supervised(params, student_spec(params, data), "student", seed, "table")
+        spec, model, _ = load_model(paths.model_file("student_baseline", seed))
+        y, pred = test_predictions(model, spec.modality, data, params, args.protocol, seed)
+        rows.append({"run": "student_baseline", "seed": seed,
+                     "accuracy": round(float((y == pred).mean()), 6),
+                     "seconds_per_epoch": round(result.seconds_per_epoch, 3)})
+        print(json.dumps(rows[-1]), flush=True)
+        for item in args.methods:
+            method, _, schedule = item.partition(":")
+            m = distill_run(params, method, schedule or "pretrained", seed, "table")
+            rows.append({"run": m["variant"], "seed": seed, "accuracy": m["accuracy"],
+                         "wall_seconds": m["wall_seconds"]})
+            print(json.dumps(rows[-1]), flush=True)
+    base = {r["seed"]: r["accuracy"] for r in rows if r["run"] == "student_baseline"}
+    table = {}
+    for run in dict.fromkeys(r["run"] for r in rows):
+        accs = [r["accuracy"] for r in rows if r["run"] == run]
+        gains = [r["accuracy"] - base[r["seed"]] for r in rows if r["run"] == run]
+        table[run] = {"mean": round(100 * statistics.mean(accs), 2),
+                      "std": round(100 * statistics.pstdev(accs), 2),
+                      "gain": round(100 * statistics.mean(gains), 2)}
+    summary = {"protocol": args.protocol, "seeds": args.seeds, "overrides": args.overrides,
+               "parameters": sum(p.numel() for p in model.parameters()), "table": table}
+    print(json.dumps(summary), flush=True)
+    if out is not None:
+        out.write_text(json.dumps({"runs": rows, "summary": summary}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
