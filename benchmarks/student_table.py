@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         gains = [r["accuracy"] - base[r["seed"]] for r in rows if r["run"] == run]
         table[run] = {"mean": round(100 * statistics.mean(accs), 2),
                       "std": round(100 * statistics.pstdev(accs), 2),
-                      "gain": round(100 * statistics.mean(gains), 2)}
+                      "gain": round(100 * statistics.mean(gains), 2),
+                      "gain_std": round(100 * statistics.pstdev(gains), 2)}
     summary = {"protocol": args.protocol, "seeds": args.seeds, "overrides": args.overrides,
                "parameters": sum(p.numel() for p in model.parameters()), "table": table}
     print(json.dumps(summary), flush=True)

@@ -361,3 +361,43 @@ def test_bad_input_other(deployed: dict, tmp_path: Path, capsys):
     assert rc == 2 and "timestamps must be in seconds (are they milliseconds?)" in err
     rc = main(["--model", str(tmp_path / "none.onnx"), "--input", "x.csv", "--out", "o.csv"])
     assert rc == 2 and "ONNX model file not found" in capsys.readouterr().err
+
+
+def test_predict_acc_gyro_model(tmp_path: Path, capsys):
+    """A 6-channel (acc + gyro) model reads timestamp, x, y, z, gx, gy, gz: the acc columns
+    are converted to g, the gyro columns (deg/s) pass through, and every window's
+    probabilities are the PyTorch model's on the same samples."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(5)
+    model = build_model("temporal_cnn", in_channels=6, num_classes=3, channels=[8, 16],
+                        embedding_dim=8)
+    model.set_input_stats([0.0, 0.0, 1.0, 0.0, 0.0, 0.0], [0.5, 0.5, 0.5, 40.0, 40.0, 40.0])
+    model.eval()
+    meta = {**META, "channels": ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"],
+            "units": "g, deg/s"}
+    fp32 = export_onnx(model, torch.zeros(1, 6, WINDOW), tmp_path / "six.onnx", metadata=meta)
+    n = int(6 * RATE)  # 6 s at the model's own rate: resampling is the identity
+    t = np.arange(n) / RATE
+    acc = np.array([0.0, 0.1, 1.0]) + 0.3 * rng.normal(size=(n, 3))  # g
+    gyro = 50.0 * rng.normal(size=(n, 3))  # deg/s
+    src = tmp_path / "six.csv"
+    src.write_text("".join(f"{ti:.6f}," + ",".join(f"{v:.6f}" for v in (*a * 9.80665, *g))
+                           + "\n" for ti, a, g in zip(t, acc, gyro, strict=True)))
+    out = tmp_path / "six_out.csv"
+    assert main(["--model", str(fp32), "--input", str(src), "--out", str(out)]) == 0
+    assert "units detected as m/s2" in capsys.readouterr().err
+    rows = read_rows(out)
+    samples = np.round(np.concatenate([acc * 9.80665, gyro], axis=1), 6)
+    samples[:, :3] /= 9.80665
+    starts = np.arange(0, n - WINDOW + 1, HOP)
+    assert len(rows) == len(starts)
+    windows = np.stack([samples[s:s + WINDOW].T for s in starts]).astype(np.float32)
+    with torch.no_grad():
+        expected = torch.softmax(model(torch.from_numpy(windows)).logits, 1).numpy()
+    got = np.array([[float(r[f"p_{c}"]) for c in CLASSES] for r in rows])
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    # An accelerometer-only CSV for this model: the column count is named.
+    four = write_csv(tmp_path / "four.csv", t, acc)
+    assert main(["--model", str(fp32), "--input", str(four), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "expected 7 comma-separated columns (timestamp, x, y, z, gx, gy, gz)" in err

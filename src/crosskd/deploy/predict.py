@@ -6,10 +6,13 @@
 Imports numpy, onnxruntime and the standard library only (no torch): it runs on a device
 that has only the ONNX file.
 
-Input CSV: rows ``timestamp, x, y, z`` (an optional header line). Timestamps are numbers in
-seconds or MMAct strings ``%Y%m%d_%H:%M:%S.%f``; any sampling rate. Units: ``--units g`` or
-``m/s2`` (MMAct's Android files are m/s^2); ``auto`` (default) tells them apart by gravity,
-the median vector norm of a worn accelerometer being ~1 g = 9.81 m/s^2, and says so.
+Input CSV: rows ``timestamp, x, y, z`` (an optional header line); for a model exported
+with ``student.temporal_cnn.channels: acc_gyro``, ``timestamp, x, y, z, gx, gy, gz`` with the
+gyroscope in deg/s (the fused file's units; its values are passed through unchanged).
+Timestamps are numbers in seconds or MMAct strings ``%Y%m%d_%H:%M:%S.%f``; any sampling
+rate. Units: ``--units g`` or ``m/s2`` (MMAct's Android files are m/s^2); ``auto``
+(default) tells them apart by gravity, the median vector norm of a worn accelerometer being
+~1 g = 9.81 m/s^2, and says so.
 
 Checks (never a silent wrong answer): wrong column count, non-numeric values, NaN/inf
 values (rows named), time going backwards (line named), gaps longer than ``--max-gap``
@@ -96,7 +99,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Recording:
-    """A validated recording: ``times`` seconds from the first sample, ``values`` (N, 3)."""
+    """A validated recording: ``times`` seconds from the first sample, ``values`` (N, C)."""
 
     times: np.ndarray
     values: np.ndarray
@@ -123,8 +126,9 @@ def _parse_time(text: str) -> tuple[float, str] | None:
     return (stamp - _EPOCH).total_seconds(), "mmact"
 
 
-def read_recording(path: str | Path, max_gap: float = 0.25) -> Recording:
-    """Parse and validate a ``timestamp, x, y, z`` CSV (see the module docstring).
+def read_recording(path: str | Path, max_gap: float = 0.25, channels: int = 3) -> Recording:
+    """Parse and validate a ``timestamp, x, y, z`` CSV (``channels=6``: ``..., gx, gy, gz``;
+    see the module docstring).
 
     Raises :class:`DataError` naming the line(s) for anything it cannot use safely.
     """
@@ -147,10 +151,11 @@ def read_recording(path: str | Path, max_gap: float = 0.25) -> Recording:
     lines: list[int] = []
     kind = None
     bad_values: list[int] = []
+    names = "timestamp, x, y, z" + (", gx, gy, gz" if channels == 6 else "")
     for n, row in rows:
-        if len(row) != 4:
-            raise DataError(path, f"line {n}: expected 4 comma-separated columns (timestamp, "
-                            f"x, y, z), got {len(row)}: {','.join(row)[:80]!r}")
+        if len(row) != 1 + channels:
+            raise DataError(path, f"line {n}: expected {1 + channels} comma-separated columns "
+                            f"({names}), got {len(row)}: {','.join(row)[:80]!r}")
         parsed = _parse_time(row[0])
         if parsed is None:
             raise DataError(path, f"line {n}: bad timestamp {row[0]!r} (expected seconds or "
@@ -231,11 +236,12 @@ def _is_number(text: str) -> bool:
 
 
 def to_g(values: np.ndarray, units: str, source: str | Path = "input") -> tuple[np.ndarray, str]:
-    """Convert (N, 3) acceleration to g; ``auto`` decides by the median norm (gravity)."""
+    """Convert the acceleration columns (the first 3 of (N, C)) to g; ``auto`` decides by
+    the median norm (gravity). Gyroscope columns (deg/s) are left as they are."""
     if units not in UNITS:
         raise ConfigError(f"--units must be one of {list(UNITS)}, got {units!r}")
     if units == "auto":
-        norm = float(np.median(np.linalg.norm(values, axis=1)))
+        norm = float(np.median(np.linalg.norm(values[:, :3], axis=1)))
         # A worn accelerometer's median |a| is gravity give or take the motion.
         if 0.6 <= norm <= 1.6:
             units = "g"
@@ -248,14 +254,18 @@ def to_g(values: np.ndarray, units: str, source: str | Path = "input") -> tuple[
         note = f"units detected as {units} (median |a| = {norm:.3g})"
     else:
         note = f"units {units} (given)"
-    return (values / STANDARD_GRAVITY if units == "m/s2" else values), note
+    out = values.copy()
+    if units == "m/s2":
+        out[:, :3] /= STANDARD_GRAVITY
+    return out, note
 
 
 def resample(rec: Recording, rate: float) -> np.ndarray:
-    """(n, 3) samples on the uniform grid ``k / rate`` over the recording (linear)."""
+    """(n, C) samples on the uniform grid ``k / rate`` over the recording (linear)."""
     n = int(math.floor(rec.times[-1] * rate + 1e-9)) + 1
     grid = np.arange(n) / rate
-    return np.stack([np.interp(grid, rec.times, rec.values[:, j]) for j in range(3)], axis=1)
+    return np.stack([np.interp(grid, rec.times, rec.values[:, j])
+                     for j in range(rec.values.shape[1])], axis=1)
 
 
 def sliding_windows(samples: np.ndarray, window: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
@@ -363,11 +373,12 @@ def model_info(session: Any, path: str | Path, window: int | None, hop: int | No
         classes = [f"class_{i}" for i in range(n_out)] if isinstance(n_out, int) else []
     if isinstance(n_out, int) and len(classes) != n_out:
         raise ConfigError(f"{len(classes)} class names for a model with {n_out} outputs")
-    if channels != 3:
+    if channels not in (3, 6):
         raise DataError(path, f"the model takes {channels} input channels "
-                        f"({meta.get('channels', '?')}); a CSV of x, y, z gives an "
-                        "accelerometer only (3)")
-    return ModelInfo(channels=3, window=window, hop=hop, rate=float(rate), classes=classes)
+                        f"({meta.get('channels', '?')}); predict reads an accelerometer "
+                        "(3: x, y, z) or accelerometer + gyroscope (6) recording")
+    return ModelInfo(channels=channels, window=window, hop=hop, rate=float(rate),
+                     classes=classes)
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -388,7 +399,7 @@ def predict(model: str | Path, input_csv: str | Path, out: str | Path,
                           f"{smooth_k}, {max_gap}, {threads}")
     session = open_session(model, threads=threads)
     info = model_info(session, model, window, hop, rate, classes)
-    rec = read_recording(input_csv, max_gap=max_gap)
+    rec = read_recording(input_csv, max_gap=max_gap, channels=info.channels)
     values, units_note = to_g(rec.values, units, input_csv)
     rec.values = values
     samples = resample(rec, info.rate)
@@ -439,7 +450,8 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Per-window activity labels and a smoothed "
                                 "timeline for a raw accelerometer CSV, with an ONNX student.")
     p.add_argument("--model", required=True, help="exported .onnx file (fp32 or int8)")
-    p.add_argument("--input", required=True, help="CSV: timestamp, x, y, z")
+    p.add_argument("--input", required=True,
+                   help="CSV: timestamp, x, y, z (+ gx, gy, gz in deg/s for an acc_gyro model)")
     p.add_argument("--out", required=True, help="per-window CSV to write")
     p.add_argument("--timeline", help="timeline CSV (default: <out>_timeline.csv)")
     p.add_argument("--window", type=int, help="window length in samples (default: metadata)")
