@@ -32,6 +32,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _std(values: list[float]) -> float:
+    """Sample std (n - 1), as the report stage's table; 0 for one seed."""
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def set_dotted(params: dict[str, Any], key: str, value: Any) -> None:
     node = params
     *parents, last = key.split(".")
@@ -114,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         accs = [r["accuracy"] for r in rows if r["run"] == run]
         gains = [r["accuracy"] - base[r["seed"]] for r in rows if r["run"] == run]
         table[run] = {"mean": round(100 * statistics.mean(accs), 2),
-                      "std": round(100 * statistics.pstdev(accs), 2),
+                      "std": round(100 * _std(accs), 2),
                       "gain": round(100 * statistics.mean(gains), 2),
-                      "gain_std": round(100 * statistics.pstdev(gains), 2)}
+                      "gain_std": round(100 * _std(gains), 2)}
     summary = {"protocol": args.protocol, "seeds": args.seeds, "overrides": args.overrides,
                "parameters": sum(p.numel() for p in model.parameters()), "table": table}
     print(json.dumps(summary), flush=True)
