@@ -22,11 +22,11 @@ run: install
 	@echo "outputs: data/ (dvc status; dvc plots show; mlflow ui)"
 
 test: install
-	$(PY) -m ruff check src pipeline tests
+	$(PY) -m ruff check src pipeline tests benchmarks
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(PY) -m ruff check src pipeline tests
+	$(PY) -m ruff check src pipeline tests benchmarks
 
 clean-venv:
 	rm -rf $(VENV)
