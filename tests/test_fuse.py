@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from crosskd.data.fuse import fuse_dataset
-from crosskd.data.fused_h5 import read_fused
+from crosskd.data.fused_h5 import read_clip_seconds, read_fused
 from crosskd.data.fusion import fused_teacher_input
 from crosskd.data.layouts import KINECT_V1
 from crosskd.data.normalize import normalize_skeleton, view_rotation
@@ -137,3 +137,11 @@ def test_read_fused_rejects_truncated_and_foreign_files(mini_utd: Path, tmp_path
         read_fused(tmp_path / "other.h5")
     with pytest.raises(DataError, match="missing"):
         read_fused(tmp_path / "absent.h5")
+    # The clip durations (export stage) come through the same checks.
+    assert read_clip_seconds(out).shape == (8,) and (read_clip_seconds(out) > 0).all()
+    with pytest.raises(DataError, match="cut.h5: not a readable HDF5"):
+        read_clip_seconds(cut)
+    with pytest.raises(DataError, match="absent.h5: fused HDF5 file is missing"):
+        read_clip_seconds(tmp_path / "absent.h5")
+    with pytest.raises(DataError, match="other.h5: no inertial_seconds"):
+        read_clip_seconds(tmp_path / "other.h5")

@@ -29,6 +29,8 @@ has_gyro, params (JSON of the fetch/fuse params that made it), skipped (JSON lis
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,16 +102,26 @@ def write_fused(path: str | Path, data: FusedData, lengths: dict[str, np.ndarray
                 )
 
 
-def read_clip_seconds(path: str | Path) -> np.ndarray:
-    """Per-clip inertial durations [s] (``inertial_seconds``), validated."""
+@contextmanager
+def _open_fused(path: Path) -> Iterator[h5py.File]:
+    """The fused file open for reading; missing or unreadable (also mid-read) -> DataError."""
+    if not path.is_file():
+        raise DataError(path, "fused HDF5 file is missing (run the fuse stage)")
     try:
         with h5py.File(path, "r") as f:
-            if "inertial_seconds" not in f:
-                raise DataError(path, "no inertial_seconds dataset (written by an older fuse "
-                                "stage): re-run the fuse stage")
-            seconds = f["inertial_seconds"][()]
+            yield f
     except OSError as exc:
         raise DataError(path, f"not a readable HDF5 file (corrupt or truncated?): {exc}") from None
+
+
+def read_clip_seconds(path: str | Path) -> np.ndarray:
+    """Per-clip inertial durations [s] (``inertial_seconds``), validated."""
+    path = Path(path)
+    with _open_fused(path) as f:
+        if "inertial_seconds" not in f:
+            raise DataError(path, "no inertial_seconds dataset (written by an older fuse "
+                            "stage): re-run the fuse stage")
+        seconds = f["inertial_seconds"][()]
     if not np.all(np.isfinite(seconds)) or np.any(seconds <= 0):
         raise DataError(path, "inertial_seconds holds non-positive or non-finite durations")
     return seconds
@@ -136,35 +148,30 @@ def _decode(arr: np.ndarray) -> list[str]:
 def read_fused(path: str | Path) -> FusedData:
     """Load and validate a fused file; a missing, truncated or foreign file names itself."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "fused HDF5 file is missing (run the fuse stage)")
-    try:
-        with h5py.File(path, "r") as f:
-            version = f.attrs.get("schema_version")
-            if version != SCHEMA_VERSION:
-                raise DataError(path, f"schema_version {version!r}, expected {SCHEMA_VERSION}")
-            missing = [k for k in ("skeleton", "inertial", "label", "sample_id", "class_names",
-                                   "splits") if k not in f]
-            if missing:
-                raise DataError(path, f"missing datasets {missing}")
-            attrs = {}
-            for k, v in f.attrs.items():
-                if isinstance(v, str) and v[:1] in "[{":
-                    v = json.loads(v)
-                attrs[k] = v.item() if isinstance(v, np.generic) else v
-            data = FusedData(
-                skeleton=f["skeleton"][()],
-                inertial=f["inertial"][()],
-                label=f["label"][()],
-                action=f["action"][()],
-                subject=f["subject"][()],
-                trial=f["trial"][()],
-                sample_id=np.array(_decode(f["sample_id"][()])),
-                class_names=_decode(f["class_names"][()]),
-                splits={p: f[f"splits/{p}/train"][()] for p in f["splits"]},
-                attrs=attrs,
-            )
-    except OSError as exc:
-        raise DataError(path, f"not a readable HDF5 file (corrupt or truncated?): {exc}") from None
+    with _open_fused(path) as f:
+        version = f.attrs.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise DataError(path, f"schema_version {version!r}, expected {SCHEMA_VERSION}")
+        missing = [k for k in ("skeleton", "inertial", "label", "sample_id", "class_names",
+                               "splits") if k not in f]
+        if missing:
+            raise DataError(path, f"missing datasets {missing}")
+        attrs = {}
+        for k, v in f.attrs.items():
+            if isinstance(v, str) and v[:1] in "[{":
+                v = json.loads(v)
+            attrs[k] = v.item() if isinstance(v, np.generic) else v
+        data = FusedData(
+            skeleton=f["skeleton"][()],
+            inertial=f["inertial"][()],
+            label=f["label"][()],
+            action=f["action"][()],
+            subject=f["subject"][()],
+            trial=f["trial"][()],
+            sample_id=np.array(_decode(f["sample_id"][()])),
+            class_names=_decode(f["class_names"][()]),
+            splits={p: f[f"splits/{p}/train"][()] for p in f["splits"]},
+            attrs=attrs,
+        )
     _check_consistent(path, data)
     return data
