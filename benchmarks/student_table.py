@@ -11,8 +11,9 @@ which DVC would do because the teacher stage depends on ``src/crosskd/training``
         --teachers models --protocol trial_split --seeds 0 1 2 \\
         --methods kd dask acs -S student.model=temporal_cnn -S student.label_smoothing=0.1
 
-Prints one JSON line per run and a summary line (mean +- std over seeds, gain over the
-same-seed baseline) and, with ``--out``, writes them as JSON.
+Prints one JSON line per run (baselines also with the selected epoch's validation accuracy,
+for choosing settings without the test split) and a summary line (mean +- std over seeds,
+gain over the same-seed baseline) and, with ``--out``, writes them as JSON.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         y, pred = test_predictions(model, spec.modality, data, params, args.protocol, seed)
         rows.append({"run": "student_baseline", "seed": seed,
                      "accuracy": round(float((y == pred).mean()), 6),
+                     "val_accuracy": round(result.best_val["val_accuracy"], 6),
                      "seconds_per_epoch": round(result.seconds_per_epoch, 3)})
         print(json.dumps(rows[-1]), flush=True)
         for item in args.methods:

@@ -60,6 +60,7 @@ def test_student_table_runs_baseline_and_progressive_distillation(tmp_path, monk
         os.chdir(cwd)
     base = [r for r in result["runs"] if r["run"] == "student_baseline"]
     assert base[1]["accuracy"] == round(float(np.mean(y == pred)), 6)
+    assert base[1]["val_accuracy"] == round(record["val"]["val_accuracy"], 6)
     kd = [r["accuracy"] for r in result["runs"] if r["run"] == "kd_progressive"]
     table = result["summary"]["table"]
     assert table["student_baseline"]["gain"] == 0.0
