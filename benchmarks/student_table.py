@@ -12,8 +12,9 @@ which DVC would do because the teacher stage depends on ``src/crosskd/training``
         --methods kd dask acs -S student.model=temporal_cnn -S student.label_smoothing=0.1
 
 Prints one JSON line per run (baselines also with the selected epoch's validation accuracy,
-for choosing settings without the test split) and a summary line (mean +- std over seeds,
-gain over the same-seed baseline) and, with ``--out``, writes them as JSON.
+for choosing settings without the test split) and a summary whose rows are the report
+stage's (``crosskd.report.table_row``: mean +- std over seeds, gain over the same-seed
+baseline) and, with ``--out``, writes them as JSON.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import argparse
 import json
 import logging
 import os
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -31,11 +31,6 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _std(values: list[float]) -> float:
-    """Sample std (n - 1), as the report stage's table; 0 for one seed."""
-    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def set_dotted(params: dict[str, Any], key: str, value: Any) -> None:
@@ -92,9 +87,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from crosskd.config import load_params
     from crosskd.evaluation import test_predictions
+    from crosskd.report import table_row
     from crosskd.training import paths
     from crosskd.training.builders import load_fused_for, load_model, student_spec
     from crosskd.training.distill_run import distill_run
+    from crosskd.training.metrics import summary as test_summary
     from crosskd.training.supervised import train_supervised
 
     params = load_params("params.yaml")
@@ -104,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         result = train_supervised(params, student_spec(params, data), "student", seed, "table")
         spec, model, _ = load_model(paths.model_file("student_baseline", seed))
         y, pred = test_predictions(model, spec.modality, data, params, args.protocol, seed)
+        test = test_summary(y, pred, data.num_classes)
         rows.append({"run": "student_baseline", "seed": seed,
-                     "accuracy": round(float((y == pred).mean()), 6),
+                     "accuracy": round(test["accuracy"], 6),
+                     "macro_f1": round(test["macro_f1"], 6),
                      "val_accuracy": round(result.best_val["val_accuracy"], 6),
                      "seconds_per_epoch": round(result.seconds_per_epoch, 3)})
         print(json.dumps(rows[-1]), flush=True)
@@ -113,17 +112,12 @@ def main(argv: list[str] | None = None) -> int:
             method, _, schedule = item.partition(":")
             m = distill_run(params, method, schedule or "pretrained", seed, "table")
             rows.append({"run": m["variant"], "seed": seed, "accuracy": m["accuracy"],
-                         "wall_seconds": m["wall_seconds"]})
+                         "macro_f1": m["macro_f1"], "wall_seconds": m["wall_seconds"]})
             print(json.dumps(rows[-1]), flush=True)
-    base = {r["seed"]: r["accuracy"] for r in rows if r["run"] == "student_baseline"}
-    table = {}
-    for run in dict.fromkeys(r["run"] for r in rows):
-        accs = [r["accuracy"] for r in rows if r["run"] == run]
-        gains = [r["accuracy"] - base[r["seed"]] for r in rows if r["run"] == run]
-        table[run] = {"mean": round(100 * statistics.mean(accs), 2),
-                      "std": round(100 * _std(accs), 2),
-                      "gain": round(100 * statistics.mean(gains), 2),
-                      "gain_std": round(100 * _std(gains), 2)}
+    base = {r["seed"]: r for r in rows if r["run"] == "student_baseline"}
+    table = {run: table_row(run, "student" if run == "student_baseline" else "distill",
+                            [r for r in rows if r["run"] == run], base, {})
+             for run in dict.fromkeys(r["run"] for r in rows)}
     summary = {"protocol": args.protocol, "seeds": args.seeds, "overrides": args.overrides,
                "parameters": sum(p.numel() for p in model.parameters()), "table": table}
     print(json.dumps(summary), flush=True)

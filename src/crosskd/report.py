@@ -41,8 +41,11 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def _row(name: str, kind: str, runs: list[dict[str, Any]],
-         baseline: dict[int, dict[str, Any]] | None, paper: dict[str, float]) -> dict[str, Any]:
+def table_row(name: str, kind: str, runs: list[dict[str, Any]],
+              baseline: dict[int, dict[str, Any]] | None, paper: dict[str, float]
+              ) -> dict[str, Any]:
+    """One table row from per-seed runs (``seed``, ``accuracy``, ``macro_f1``, optionally
+    ``wall_seconds``): mean +- std in %, and the paired gain over ``baseline[seed]``."""
     acc = [100 * r["accuracy"] for r in runs]
     f1 = [100 * r["macro_f1"] for r in runs]
     row = {"name": name, "kind": kind, "seeds": len(runs)}
@@ -70,14 +73,15 @@ def build_report(params: dict[str, Any]) -> dict[str, Any]:
     paper = PAPER_UTD if dataset == "utd_mhad" else {}
     baseline_runs = load_eval("student_baseline")
     baseline = {r["seed"]: r for r in baseline_runs}
-    rows = [_row(t, "teacher", load_eval(t), None, paper) for t in ("teacher_sk", "teacher_fu")]
-    rows.append(_row("student_baseline", "student", baseline_runs, baseline, paper))
+    rows = [table_row(t, "teacher", load_eval(t), None, paper)
+            for t in ("teacher_sk", "teacher_fu")]
+    rows.append(table_row("student_baseline", "student", baseline_runs, baseline, paper))
     for schedule, key in (("pretrained", "distill.pretrained"),
                           ("progressive", "distill.progressive")):
         for method in get(params, key) or []:
             variant = variant_name(method, schedule)
             runs = [_read(paths.distill_metrics(variant, s), protocol) for s in seeds]
-            rows.append(_row(variant, f"distill ({schedule})", runs, baseline, paper))
+            rows.append(table_row(variant, f"distill ({schedule})", runs, baseline, paper))
     return {"dataset": dataset, "protocol": protocol, "seeds": seeds,
             "rows": {r["name"]: r for r in rows}}
 
