@@ -72,6 +72,13 @@ def test_gaf_stage_file(mini_utd: Path, tmp_path: Path) -> None:
     assert np.abs(stored - images["gadf"]).max() <= 1 / 255 + 1e-6
     with pytest.raises(DataError, match="no 'mtf' images"):
         read_gaf(tmp_path / "gaf.h5", "mtf")
+    # Missing and truncated files: the same open-or-DataError helper as the fused file.
+    with pytest.raises(DataError, match="absent.h5: GAF HDF5 file is missing"):
+        read_gaf(tmp_path / "absent.h5", "gasf")
+    whole = (tmp_path / "gaf.h5").read_bytes()
+    (tmp_path / "cut.h5").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match="cut.h5: not a readable HDF5"):
+        read_gaf(tmp_path / "cut.h5", "gasf")
     with pytest.raises(ValueError, match="gaf.methods"):
         gaf_dataset(tmp_path / "fused.h5", tmp_path / "g2.h5", image_size=32, methods=["x"])
     assert not (tmp_path / "g2.h5").exists()

@@ -29,8 +29,6 @@ has_gyro, params (JSON of the fetch/fuse params that made it), skipped (JSON lis
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +37,11 @@ import h5py
 import numpy as np
 
 from crosskd.atomic import atomic_path
+from crosskd.data.h5read import decode_strings, open_h5
 from crosskd.errors import DataError
 
 SCHEMA_VERSION = 1
+_MISSING = "fused HDF5 file is missing (run the fuse stage)"
 INERTIAL_CHANNELS = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
 _STR = h5py.string_dtype("utf-8")
 
@@ -102,22 +102,10 @@ def write_fused(path: str | Path, data: FusedData, lengths: dict[str, np.ndarray
                 )
 
 
-@contextmanager
-def _open_fused(path: Path) -> Iterator[h5py.File]:
-    """The fused file open for reading; missing or unreadable (also mid-read) -> DataError."""
-    if not path.is_file():
-        raise DataError(path, "fused HDF5 file is missing (run the fuse stage)")
-    try:
-        with h5py.File(path, "r") as f:
-            yield f
-    except OSError as exc:
-        raise DataError(path, f"not a readable HDF5 file (corrupt or truncated?): {exc}") from None
-
-
 def read_clip_seconds(path: str | Path) -> np.ndarray:
     """Per-clip inertial durations [s] (``inertial_seconds``), validated."""
     path = Path(path)
-    with _open_fused(path) as f:
+    with open_h5(path, _MISSING) as f:
         if "inertial_seconds" not in f:
             raise DataError(path, "no inertial_seconds dataset (written by an older fuse "
                             "stage): re-run the fuse stage")
@@ -141,14 +129,10 @@ def _check_consistent(path: str | Path, d: FusedData) -> None:
         raise DataError(path, "labels fall outside class_names")
 
 
-def _decode(arr: np.ndarray) -> list[str]:
-    return [s.decode() if isinstance(s, bytes) else str(s) for s in arr]
-
-
 def read_fused(path: str | Path) -> FusedData:
     """Load and validate a fused file; a missing, truncated or foreign file names itself."""
     path = Path(path)
-    with _open_fused(path) as f:
+    with open_h5(path, _MISSING) as f:
         version = f.attrs.get("schema_version")
         if version != SCHEMA_VERSION:
             raise DataError(path, f"schema_version {version!r}, expected {SCHEMA_VERSION}")
@@ -168,8 +152,8 @@ def read_fused(path: str | Path) -> FusedData:
             action=f["action"][()],
             subject=f["subject"][()],
             trial=f["trial"][()],
-            sample_id=np.array(_decode(f["sample_id"][()])),
-            class_names=_decode(f["class_names"][()]),
+            sample_id=np.array(decode_strings(f["sample_id"][()])),
+            class_names=decode_strings(f["class_names"][()]),
             splits={p: f[f"splits/{p}/train"][()] for p in f["splits"]},
             attrs=attrs,
         )

@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from crosskd.atomic import atomic_path
+from crosskd.data.h5read import decode_strings, open_h5
 from crosskd.errors import DataError
 
 # pyts compiles numba kernels on import (~22-26 s per process on 2 cores); with the JIT off
@@ -84,16 +85,10 @@ def write_gaf(path: str | Path, images: dict[str, np.ndarray], sample_id: np.nda
 def read_gaf(path: str | Path, method: str) -> tuple[np.ndarray, np.ndarray]:
     """(images float32 (N, 3, S, S) in [-1, 1], sample_id) from a GAF file."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "GAF HDF5 file is missing (run the gaf stage)")
-    try:
-        with h5py.File(path, "r") as f:
-            if method not in f:
-                raise DataError(path, f"has no {method!r} images (has {sorted(f.keys())})")
-            ids = np.array([s.decode() if isinstance(s, bytes) else s for s in f["sample_id"][()]])
-            return from_uint8(f[method][()]), ids
-    except OSError as exc:
-        raise DataError(path, f"not a readable HDF5 file (corrupt or truncated?): {exc}") from None
+    with open_h5(path, "GAF HDF5 file is missing (run the gaf stage)") as f:
+        if method not in f:
+            raise DataError(path, f"has no {method!r} images (has {sorted(f.keys())})")
+        return from_uint8(f[method][()]), np.array(decode_strings(f["sample_id"][()]))
 
 
 def gaf_dataset(fused_path: str | Path, out_path: str | Path, *, image_size: int,
