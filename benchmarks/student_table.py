@@ -11,10 +11,12 @@ which DVC would do because the teacher stage depends on ``src/crosskd/training``
         --teachers models --protocol trial_split --seeds 0 1 2 \\
         --methods kd dask acs -S student.model=temporal_cnn -S student.label_smoothing=0.1
 
-Prints one JSON line per run (baselines also with the selected epoch's validation accuracy,
-for choosing settings without the test split) and a summary whose rows are the report
-stage's (``crosskd.report.table_row``: mean +- std over seeds, gain over the same-seed
-baseline) and, with ``--out``, writes them as JSON.
+Prints one JSON line per run (with the selected epoch's validation accuracy, for choosing
+settings without the test split: ``benchmarks/fold_select.py`` ranks runs made with
+``-S train.validation.group=subject -S train.validation.fold=I``) and a summary whose rows
+are the report stage's (``crosskd.report.table_row``: mean +- std over seeds, gain over the
+same-seed baseline, plus the validation mean +- std) and, with ``--out``, writes them as
+JSON.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from crosskd.config import load_params
     from crosskd.evaluation import test_predictions
-    from crosskd.report import table_row
+    from crosskd.report import mean_std, table_row
     from crosskd.training import paths
     from crosskd.training.builders import load_fused_for, load_model, student_spec
     from crosskd.training.distill_run import distill_run
@@ -112,12 +114,16 @@ def main(argv: list[str] | None = None) -> int:
             method, _, schedule = item.partition(":")
             m = distill_run(params, method, schedule or "pretrained", seed, "table")
             rows.append({"run": m["variant"], "seed": seed, "accuracy": m["accuracy"],
-                         "macro_f1": m["macro_f1"], "wall_seconds": m["wall_seconds"]})
+                         "macro_f1": m["macro_f1"], "val_accuracy": m["val_accuracy"],
+                         "wall_seconds": m["wall_seconds"]})
             print(json.dumps(rows[-1]), flush=True)
     base = {r["seed"]: r for r in rows if r["run"] == "student_baseline"}
     table = {run: table_row(run, "student" if run == "student_baseline" else "distill",
                             [r for r in rows if r["run"] == run], base, {})
              for run in dict.fromkeys(r["run"] for r in rows)}
+    for run, row in table.items():  # the selection figure: validation, never test
+        val = mean_std([100 * r["val_accuracy"] for r in rows if r["run"] == run])
+        row["val_accuracy_mean"], row["val_accuracy_std"] = (round(v, 3) for v in val)
     summary = {"protocol": args.protocol, "seeds": args.seeds, "overrides": args.overrides,
                "parameters": sum(p.numel() for p in model.parameters()), "table": table}
     print(json.dumps(summary), flush=True)

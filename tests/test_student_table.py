@@ -61,7 +61,12 @@ def test_student_table_runs_baseline_and_progressive_distillation(tmp_path, monk
     base = [r for r in result["runs"] if r["run"] == "student_baseline"]
     assert base[1]["accuracy"] == round(float(np.mean(y == pred)), 6)
     assert base[1]["val_accuracy"] == round(record["val"]["val_accuracy"], 6)
-    kd = [r["accuracy"] for r in result["runs"] if r["run"] == "kd_progressive"]
+    kd_runs = [r for r in result["runs"] if r["run"] == "kd_progressive"]
+    kd = [r["accuracy"] for r in kd_runs]
+    metrics = json.loads((work / "metrics/distill/kd_progressive_s1.json").read_text())
+    assert kd_runs[1]["val_accuracy"] == metrics["val_accuracy"]
+    assert result["summary"]["table"]["kd_progressive"]["val_accuracy_mean"] == round(
+        100 * np.mean([r["val_accuracy"] for r in kd_runs]), 3)
     table = result["summary"]["table"]
     assert table["student_baseline"]["gain_mean"] == 0.0
     expected_gain = 100 * np.mean(np.array(kd) - np.array([b["accuracy"] for b in base]))

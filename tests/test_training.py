@@ -13,7 +13,7 @@ from crosskd.training.batches import PairedArrays
 from crosskd.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from crosskd.training.loop import FitConfig, SupervisedTask, TrainingError, fit
 from crosskd.training.optim import OptimConfig
-from crosskd.training.splits import Split, make_split
+from crosskd.training.splits import Split, make_split, split_from_params, subject_folds
 
 K = 3
 
@@ -165,6 +165,37 @@ def test_validation_is_carved_from_training_side_only() -> None:
     assert set(data.label[s.val]) == {0, 1}  # stratified
     with pytest.raises(ConfigError, match="protocol 'loso'"):
         make_split(data, "loso", val_fraction=0.2, val_group="clip", seed=0)
+
+
+def test_subject_folds_hold_out_every_training_subject_once() -> None:
+    subjects = np.repeat([1, 2, 3, 4, 5, 6, 7, 8], 8)
+    trials = np.tile(np.repeat([1, 2, 3, 4], 2), 8)
+    data = _fused(subjects, trials, np.tile([0, 1], 32))
+    # cross_subject trains on 1, 3, 5, 7; fraction 0.25 -> one subject per fold, 4 folds
+    assert subject_folds(data, "cross_subject", 0.25) == 4
+    held = []
+    for fold in range(4):
+        s = make_split(data, "cross_subject", val_fraction=0.25, val_group="subject",
+                       seed=fold + 10, fold=fold)
+        held.append(sorted(set(data.subject[s.val].tolist())))
+        assert not set(data.subject[s.val]) & set(data.subject[s.train])
+        # the fold, not the seed, picks the subjects
+        again = make_split(data, "cross_subject", val_fraction=0.25, val_group="subject",
+                           seed=0, fold=fold)
+        np.testing.assert_array_equal(again.val, s.val)
+    assert held == [[1], [3], [5], [7]]
+    # trial_split trains on all 8 subjects: blocks of 2
+    assert subject_folds(data, "trial_split", 0.25) == 4
+    s = make_split(data, "trial_split", val_fraction=0.25, val_group="subject", seed=0, fold=3)
+    assert set(data.subject[s.val].tolist()) == {7, 8}
+    with pytest.raises(ConfigError, match="fold 4 is out of range.*folds 0..3"):
+        make_split(data, "cross_subject", val_fraction=0.25, val_group="subject", seed=0,
+                   fold=4)
+    with pytest.raises(ConfigError, match="fold needs train.validation.group: subject"):
+        make_split(data, "trial_split", val_fraction=0.25, val_group="clip", seed=0, fold=0)
+    params = {"train": {"validation": {"fraction": 0.25, "group": "subject", "fold": 2}}}
+    np.testing.assert_array_equal(split_from_params(params, data, "cross_subject", 1).val,
+                                  np.flatnonzero(data.subject == 5))
 
 
 def test_batches_pair_every_modality_by_index() -> None:

@@ -20,7 +20,7 @@ from crosskd.training.builders import load_fused_for, load_modality, load_model
 from crosskd.training.loop import predict_logits
 from crosskd.training.metrics import full_report
 from crosskd.training.outputs import write_csv, write_json
-from crosskd.training.splits import make_split
+from crosskd.training.splits import split_from_params
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,7 @@ def test_predictions(model: torch.nn.Module, modality: str, data: FusedData,
                                                                            np.ndarray]:
     """(labels, predictions) on the protocol's test split: the one place test data is read."""
     # The same split the training run made; only its test part is used.
-    split = make_split(data, protocol, val_fraction=float(get(params, "train.validation.fraction")),
-                       val_group=get(params, "train.validation.group"), seed=seed)
+    split = split_from_params(params, data, protocol, seed)
     x = load_modality(modality, data, params)
     batches = PairedArrays({modality: x}, data.label, data.sample_id)
     pred = predict_logits(model, batches, split.test, modality).argmax(1).numpy()

@@ -37,7 +37,8 @@ def _read(path: Path, protocol: str) -> dict[str, Any]:
     return run
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
@@ -49,11 +50,11 @@ def table_row(name: str, kind: str, runs: list[dict[str, Any]],
     acc = [100 * r["accuracy"] for r in runs]
     f1 = [100 * r["macro_f1"] for r in runs]
     row = {"name": name, "kind": kind, "seeds": len(runs)}
-    row["accuracy_mean"], row["accuracy_std"] = _mean_std(acc)
-    row["macro_f1_mean"], row["macro_f1_std"] = _mean_std(f1)
+    row["accuracy_mean"], row["accuracy_std"] = mean_std(acc)
+    row["macro_f1_mean"], row["macro_f1_std"] = mean_std(f1)
     if baseline is not None:
         gains = [100 * (r["accuracy"] - baseline[r["seed"]]["accuracy"]) for r in runs]
-        row["gain_mean"], row["gain_std"] = _mean_std(gains)
+        row["gain_mean"], row["gain_std"] = mean_std(gains)
     walls = [r["wall_seconds"] for r in runs if "wall_seconds" in r]
     if walls:
         row["wall_seconds_mean"] = statistics.fmean(walls)

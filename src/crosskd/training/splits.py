@@ -29,11 +29,14 @@ class Split:
 
 
 def make_split(data: FusedData, protocol: str, *, val_fraction: float, val_group: str,
-               seed: int) -> Split:
+               seed: int, fold: int | None = None) -> Split:
     """Split by ``protocol``; hold out ``val_fraction`` of the training side.
 
     ``val_group="clip"``: a class-stratified random fraction of training clips;
     ``"subject"``: whole training subjects (at least one), for cross-subject selection.
+    With ``"subject"``, ``fold=i`` holds out the i-th block of the sorted training subjects
+    (blocks of the same size) instead of a seed-chosen set, so that runs over every fold
+    hold out every training subject once (nested, test-free tuning; BENCHMARKS.md).
     """
     if protocol not in data.splits:
         raise ConfigError(f"params.yaml: protocol {protocol!r} is not in the fused file "
@@ -50,10 +53,16 @@ def make_split(data: FusedData, protocol: str, *, val_fraction: float, val_group
         subjects = np.unique(data.subject[pool])
         if len(subjects) < 2:
             raise ConfigError("validation by subject needs at least two training subjects")
-        k = min(len(subjects) - 1, max(1, round(val_fraction * len(subjects))))
-        held = rng.choice(subjects, size=k, replace=False)
+        k = _block_size(len(subjects), val_fraction)
+        if fold is None:
+            held = rng.choice(subjects, size=k, replace=False)
+        else:
+            held = _fold_subjects(subjects, k, fold)
         val = pool[np.isin(data.subject[pool], held)]
     else:
+        if fold is not None:
+            raise ConfigError("params.yaml: train.validation.fold needs "
+                              "train.validation.group: subject")
         val_parts = []
         for c in np.unique(data.label[pool]):
             members = pool[data.label[pool] == c]
@@ -67,3 +76,32 @@ def make_split(data: FusedData, protocol: str, *, val_fraction: float, val_group
                           "validation clips; raise it")
     train = np.setdiff1d(pool, val)
     return Split(train=train, val=np.sort(val), test=test)
+
+
+def subject_folds(data: FusedData, protocol: str, val_fraction: float) -> int:
+    """How many ``fold`` values ``make_split`` accepts for subject validation."""
+    n = len(np.unique(data.subject[data.splits[protocol]]))
+    return n // _block_size(n, val_fraction)
+
+
+def _block_size(n_subjects: int, val_fraction: float) -> int:
+    """Subjects held out for validation: the fraction, rounded, at least one, not all."""
+    return min(n_subjects - 1, max(1, round(val_fraction * n_subjects)))
+
+
+def _fold_subjects(subjects: np.ndarray, k: int, fold: int) -> np.ndarray:
+    folds = len(subjects) // k  # a remainder of subjects always stays in training
+    if not 0 <= fold < folds:
+        raise ConfigError(f"params.yaml: train.validation.fold {fold} is out of range: "
+                          f"{len(subjects)} training subjects in blocks of {k} give folds "
+                          f"0..{folds - 1}")
+    return np.sort(subjects)[fold * k:(fold + 1) * k]
+
+
+def split_from_params(params: dict, data: FusedData, protocol: str, seed: int) -> Split:
+    """``make_split`` with the ``train.validation`` settings of params.yaml."""
+    val = params["train"]["validation"]
+    fold = val.get("fold")
+    return make_split(data, protocol, val_fraction=float(val["fraction"]),
+                      val_group=val["group"], seed=seed,
+                      fold=None if fold is None else int(fold))

@@ -26,15 +26,13 @@ from crosskd.training.builders import (
 from crosskd.training.loop import FitResult, SupervisedTask, discard_checkpoints, fit
 from crosskd.training.outputs import peak_memory_mb, write_csv, write_json
 from crosskd.training.seeding import seed_everything
-from crosskd.training.splits import make_split
+from crosskd.training.splits import split_from_params
 
 log = logging.getLogger(__name__)
 
 
 def split_for(params: dict[str, Any], data, seed: int):
-    return make_split(data, resolve_protocol(params),
-                      val_fraction=float(get(params, "train.validation.fraction")),
-                      val_group=get(params, "train.validation.group"), seed=seed)
+    return split_from_params(params, data, resolve_protocol(params), seed)
 
 
 def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed: int,
