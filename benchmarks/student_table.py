@@ -5,7 +5,8 @@ run in a scratch folder with ``params.yaml`` plus ``-S key=value`` overrides, on
 fused HDF5. Frozen teachers are reused from ``--teachers`` (a ``models/`` folder of an
 earlier ``dvc repro`` of the same protocol and seeds; their records are checked by
 ``distill_run``), so a student-side change costs minutes instead of retraining the AGCNs,
-which DVC would do because the teacher stage depends on ``src/crosskd/training``.
+which DVC would do because the teacher stage depends on ``src/crosskd/training``;
+``--train-teachers`` trains them in the scratch folder instead, on the run's own split.
 
     python benchmarks/student_table.py --fused data/fused/utd_mhad.h5 \\
         --teachers models --protocol trial_split --seeds 0 1 2 \\
@@ -47,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--fused", required=True, type=Path, help="fused HDF5 (the fuse stage's)")
     p.add_argument("--teachers", type=Path, help="models/ folder holding teacher_sk, teacher_fu")
+    p.add_argument("--train-teachers", action="store_true",
+                   help="train the teachers here, per seed, on this run's own split (for "
+                        "fold runs: teachers that never saw the held-out subjects)")
     p.add_argument("--protocol", required=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--methods", nargs="*", default=[],
@@ -80,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     (scratch / "data" / "fused").mkdir(parents=True)
     (scratch / "models").mkdir()
     (scratch / "data" / "fused" / f"{raw['data']['dataset']}.h5").symlink_to(fused)
+    if teachers is not None and args.train_teachers:
+        raise SystemExit("--teachers and --train-teachers exclude each other")
     if teachers is not None:
         for kind in raw["distill"]["teachers"]:
             (scratch / "models" / f"teacher_{kind}").symlink_to(teachers / f"teacher_{kind}")
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     from crosskd.evaluation import test_predictions
     from crosskd.report import mean_std, table_row
     from crosskd.training import paths
-    from crosskd.training.builders import load_fused_for, load_model, student_spec
+    from crosskd.training.builders import load_fused_for, load_model, student_spec, teacher_spec
     from crosskd.training.distill_run import distill_run
     from crosskd.training.metrics import summary as test_summary
     from crosskd.training.supervised import train_supervised
@@ -100,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     data, _ = load_fused_for(params)
     rows: list[dict[str, Any]] = []
     for seed in args.seeds:
+        if args.train_teachers:
+            for kind in params["distill"]["teachers"]:
+                train_supervised(params, teacher_spec(kind, params, data), "teacher", seed,
+                                 "table")
         result = train_supervised(params, student_spec(params, data), "student", seed, "table")
         spec, model, _ = load_model(paths.model_file("student_baseline", seed))
         y, pred = test_predictions(model, spec.modality, data, params, args.protocol, seed)

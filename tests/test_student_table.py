@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from crosskd.config import apply_profile
 from crosskd.data.fetch import fetch_dataset
@@ -74,3 +75,42 @@ def test_student_table_runs_baseline_and_progressive_distillation(tmp_path, monk
     gains = 100 * (np.array(kd) - np.array([b["accuracy"] for b in base]))
     assert table["kd_progressive"]["gain_std"] == round(float(np.std(gains, ddof=1)), 3)
     assert result["summary"]["parameters"] == sum(p.numel() for p in model.parameters())
+
+
+def test_student_table_fold_run_trains_teachers_on_its_own_split(tmp_path, monkeypatch):
+    params = apply_profile(base_params(data__actions=[1, 22], synthetic__subjects=4))
+    params["fuse"].update(skeleton_frames=16, inertial_steps=64)
+    monkeypatch.chdir(tmp_path)
+    fetch_dataset(params, "data/raw")
+    fuse_dataset(params, "data/raw/utd_mhad", "fused.h5")
+    data = read_fused("fused.h5")
+    work, out = tmp_path / "work", tmp_path / "table.json"
+    cwd = Path.cwd()
+    try:
+        with pytest.raises(SystemExit, match="exclude each other"):
+            student_table.main(["--fused", "fused.h5", "--protocol", "cross_subject",
+                                "--teachers", "models", "--train-teachers"])
+        rc = student_table.main([
+            "--fused", "fused.h5", "--protocol", "cross_subject", "--seeds", "0",
+            "--methods", "kd", "--train-teachers", "--workdir", str(work), "--out", str(out),
+            "-S", "data.actions=[1, 22]", "-S", "student.model=temporal_cnn",
+            "-S", "student.temporal_cnn.widths=[8, 16]", "-S", "student.temporal_cnn.window=32",
+            "-S", "profiles.fast.student.epochs=2", "-S", "profiles.fast.teacher.epochs=1",
+            "-S", "profiles.fast.teacher.channels=[8, 8]",
+            "-S", "profiles.fast.teacher.strides=[1, 1]",
+            "-S", "train.validation.group=subject", "-S", "train.validation.fraction=0.5",
+            "-S", "train.validation.fold=1"])
+    finally:
+        os.chdir(cwd)
+    assert rc == 0
+    result = json.loads(out.read_text())
+    assert [r["run"] for r in result["runs"]] == ["student_baseline", "kd"]
+    # Training subjects are 1 and 3; fold 1 holds out subject 3 for every model, teachers
+    # included, so the teachers never saw the clips the student is selected on.
+    held_out = int(np.sum(data.subject == 3))
+    for name in ("teacher_sk", "teacher_fu", "student_baseline"):
+        train = json.loads((work / f"metrics/train/{name}_s0.json").read_text())
+        assert (train["val_clips"], train["train_clips"]) == (
+            held_out, int(np.sum(data.subject == 1)))
+    _, _, record = load_model(work / "models/teacher_sk/s0/model.pt")
+    assert record["protocol"] == "cross_subject"

@@ -196,6 +196,9 @@ def test_subject_folds_hold_out_every_training_subject_once() -> None:
     params = {"train": {"validation": {"fraction": 0.25, "group": "subject", "fold": 2}}}
     np.testing.assert_array_equal(split_from_params(params, data, "cross_subject", 1).val,
                                   np.flatnonzero(data.subject == 5))
+    params["train"]["validation"]["fold"] = "2"
+    with pytest.raises(ConfigError, match="fold must be null or an integer, got '2'"):
+        split_from_params(params, data, "cross_subject", 1)
 
 
 def test_batches_pair_every_modality_by_index() -> None:

@@ -102,6 +102,8 @@ def split_from_params(params: dict, data: FusedData, protocol: str, seed: int) -
     """``make_split`` with the ``train.validation`` settings of params.yaml."""
     val = params["train"]["validation"]
     fold = val.get("fold")
+    if fold is not None and (isinstance(fold, bool) or not isinstance(fold, int)):
+        raise ConfigError(f"params.yaml: train.validation.fold must be null or an integer, "
+                          f"got {fold!r}")
     return make_split(data, protocol, val_fraction=float(val["fraction"]),
-                      val_group=val["group"], seed=seed,
-                      fold=None if fold is None else int(fold))
+                      val_group=val["group"], seed=seed, fold=fold)
