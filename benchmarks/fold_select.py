@@ -48,7 +48,14 @@ def rank(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         for run in doc["runs"]:
             per_fold = cells.setdefault((setting_of(overrides), run["run"]), {})
             per_fold.setdefault(fold, []).append(100 * run["val_accuracy"])
-    all_folds = sorted({f for per_fold in cells.values() for f in per_fold})
+    counts = {doc["summary"].get("folds") for doc in results.values()} - {None}
+    if len(counts) > 1:
+        raise SystemExit(f"files with different fold counts {sorted(counts)}: rank one "
+                         "validation layout at a time")
+    # Complete = every fold the layout has (as student_table recorded it), else every fold
+    # that any file covers.
+    all_folds = (list(range(counts.pop())) if counts
+                 else sorted({f for per_fold in cells.values() for f in per_fold}))
     rows = []
     for (setting, run), per_fold in cells.items():
         values = [v for f in sorted(per_fold) for v in per_fold[f]]

@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     from crosskd.training.builders import load_fused_for, load_model, student_spec, teacher_spec
     from crosskd.training.distill_run import distill_run
     from crosskd.training.metrics import summary as test_summary
+    from crosskd.training.splits import subject_folds
     from crosskd.training.supervised import train_supervised
 
     params = load_params("params.yaml")
@@ -136,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         row["val_accuracy_mean"], row["val_accuracy_std"] = (round(v, 3) for v in val)
     summary = {"protocol": args.protocol, "seeds": args.seeds, "overrides": args.overrides,
                "parameters": sum(p.numel() for p in model.parameters()), "table": table}
+    validation = params["train"]["validation"]
+    if validation["group"] == "subject" and validation.get("fold") is not None:
+        # how many folds make the set complete, for benchmarks/fold_select.py
+        summary["folds"] = subject_folds(data, args.protocol, float(validation["fraction"]))
     print(json.dumps(summary), flush=True)
     if out is not None:
         out.write_text(json.dumps({"runs": rows, "summary": summary}, indent=1))

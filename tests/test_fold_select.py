@@ -14,12 +14,15 @@ import fold_select  # noqa: E402
 
 
 def _doc(fold: int, setting: list[str], vals: dict[str, list[float]], test: float,
-         protocol: str = "cross_subject") -> dict:
+         protocol: str = "cross_subject", folds: int | None = None) -> dict:
     overrides = ["data.actions=[1, 2]", *setting, f"train.validation.fold={fold}",
                  "train.threads=1"]
     runs = [{"run": run, "seed": s, "accuracy": test, "val_accuracy": v}
             for run, per_seed in vals.items() for s, v in enumerate(per_seed)]
-    return {"runs": runs, "summary": {"protocol": protocol, "overrides": overrides}}
+    summary = {"protocol": protocol, "overrides": overrides}
+    if folds is not None:
+        summary["folds"] = folds
+    return {"runs": runs, "summary": summary}
 
 
 def test_rank_by_validation_over_every_fold_ignoring_test(tmp_path, capsys) -> None:
@@ -69,3 +72,16 @@ def test_rank_refuses_mixed_protocols_and_non_fold_runs(tmp_path) -> None:
     bad.write_text("{")
     with pytest.raises(SystemExit, match="bad.json: cannot read"):
         fold_select.main([str(bad)])
+
+
+def test_rank_knows_a_fold_missing_from_every_file() -> None:
+    # student_table recorded 3 folds; fold 2 was never run, so no setting is complete
+    docs = {f"f{fold}": _doc(fold, [], {"student_baseline": [0.9]}, 0.5, folds=3)
+            for fold in (0, 1)}
+    rows = fold_select.rank(docs)
+    assert len(rows) == 1 and rows[0]["folds"] == [0, 1] and not rows[0]["complete"]
+    docs["f2"] = _doc(2, [], {"student_baseline": [0.9]}, 0.5, folds=3)
+    assert fold_select.rank(docs)[0]["complete"]
+    docs["g"] = _doc(0, ["x=1"], {"student_baseline": [0.9]}, 0.5, folds=4)
+    with pytest.raises(SystemExit, match=r"different fold counts \[3, 4\]"):
+        fold_select.rank(docs)

@@ -105,6 +105,7 @@ def test_student_table_fold_run_trains_teachers_on_its_own_split(tmp_path, monke
     assert rc == 0
     result = json.loads(out.read_text())
     assert [r["run"] for r in result["runs"]] == ["student_baseline", "kd"]
+    assert result["summary"]["folds"] == 2  # two training subjects, one per fold
     # Training subjects are 1 and 3; fold 1 holds out subject 3 for every model, teachers
     # included, so the teachers never saw the clips the student is selected on.
     held_out = int(np.sum(data.subject == 3))
