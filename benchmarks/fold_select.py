@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from crosskd.report import mean_std
+
 FOLD_KEY = "train.validation.fold="
 
 
@@ -59,11 +61,11 @@ def rank(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for (setting, run), per_fold in cells.items():
         values = [v for f in sorted(per_fold) for v in per_fold[f]]
+        mean, std = mean_std(values)
         rows.append({
             "setting": list(setting), "run": run, "folds": sorted(per_fold), "n": len(values),
             "complete": sorted(per_fold) == all_folds,
-            "val_mean": round(statistics.fmean(values), 3),
-            "val_std": round(statistics.stdev(values), 3) if len(values) > 1 else 0.0,
+            "val_mean": round(mean, 3), "val_std": round(std, 3),
             "fold_means": {f: round(statistics.fmean(per_fold[f]), 2) for f in sorted(per_fold)},
         })
     # Incomplete rows (a fold missing) rank last: their mean is over easier or harder folds.
