@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"run": "student_baseline", "seed": seed,
                      "accuracy": round(test["accuracy"], 6),
                      "macro_f1": round(test["macro_f1"], 6),
-                     "val_accuracy": round(result.best_val["val_accuracy"], 6),
+                     "val_accuracy": (None if "val_accuracy" not in result.best_val
+                                      else round(result.best_val["val_accuracy"], 6)),
                      "seconds_per_epoch": round(result.seconds_per_epoch, 3)})
         print(json.dumps(rows[-1]), flush=True)
         for item in args.methods:
@@ -133,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
                             [r for r in rows if r["run"] == run], base, {})
              for run in dict.fromkeys(r["run"] for r in rows)}
     for run, row in table.items():  # the selection figure: validation, never test
-        val = mean_std([100 * r["val_accuracy"] for r in rows if r["run"] == run])
-        row["val_accuracy_mean"], row["val_accuracy_std"] = (round(v, 3) for v in val)
+        vals = [100 * r["val_accuracy"] for r in rows
+                if r["run"] == run and r["val_accuracy"] is not None]
+        if vals:  # none when the run refits on the whole training side (fraction 0)
+            val = mean_std(vals)
+            row["val_accuracy_mean"], row["val_accuracy_std"] = (round(v, 3) for v in val)
     summary = {"protocol": args.protocol, "seeds": args.seeds, "overrides": args.overrides,
                "parameters": sum(p.numel() for p in model.parameters()), "table": table}
     validation = params["train"]["validation"]

@@ -13,7 +13,7 @@ import pytest
 from crosskd.config import apply_profile
 from crosskd.data.fetch import fetch_dataset
 from crosskd.data.fuse import fuse_dataset
-from crosskd.data.fused_h5 import read_fused
+from crosskd.data.fused_h5 import FusedData, read_fused
 from crosskd.evaluation import test_predictions as held_out_predictions
 from crosskd.training.builders import load_model
 from tests.conftest import REPO, base_params
@@ -77,13 +77,18 @@ def test_student_table_runs_baseline_and_progressive_distillation(tmp_path, monk
     assert result["summary"]["parameters"] == sum(p.numel() for p in model.parameters())
 
 
-def test_student_table_fold_run_trains_teachers_on_its_own_split(tmp_path, monkeypatch):
+def four_subject_fused(tmp_path, monkeypatch) -> FusedData:
+    """Synthetic subjects 1-4, actions 1 and 22, fused to ``tmp_path/fused.h5`` (the cwd)."""
     params = apply_profile(base_params(data__actions=[1, 22], synthetic__subjects=4))
     params["fuse"].update(skeleton_frames=16, inertial_steps=64)
     monkeypatch.chdir(tmp_path)
     fetch_dataset(params, "data/raw")
     fuse_dataset(params, "data/raw/utd_mhad", "fused.h5")
-    data = read_fused("fused.h5")
+    return read_fused("fused.h5")
+
+
+def test_student_table_fold_run_trains_teachers_on_its_own_split(tmp_path, monkeypatch):
+    data = four_subject_fused(tmp_path, monkeypatch)
     work, out = tmp_path / "work", tmp_path / "table.json"
     cwd = Path.cwd()
     try:
@@ -115,3 +120,38 @@ def test_student_table_fold_run_trains_teachers_on_its_own_split(tmp_path, monke
             held_out, int(np.sum(data.subject == 1)))
     _, _, record = load_model(work / "models/teacher_sk/s0/model.pt")
     assert record["protocol"] == "cross_subject"
+
+
+def test_student_table_refit_trains_on_the_whole_training_side(tmp_path, monkeypatch):
+    data = four_subject_fused(tmp_path, monkeypatch)
+    work, out = tmp_path / "work", tmp_path / "table.json"
+    cwd = Path.cwd()
+    try:
+        rc = student_table.main([
+            "--fused", "fused.h5", "--protocol", "cross_subject", "--seeds", "0",
+            "--methods", "fitnet", "--train-teachers", "--workdir", str(work),
+            "--out", str(out),
+            "-S", "data.actions=[1, 22]", "-S", "student.model=temporal_cnn",
+            "-S", "student.temporal_cnn.widths=[8, 16]", "-S", "student.temporal_cnn.window=32",
+            "-S", "profiles.fast.student.epochs=2", "-S", "profiles.fast.teacher.epochs=1",
+            "-S", "profiles.fast.teacher.channels=[8, 8]",
+            "-S", "profiles.fast.teacher.strides=[1, 1]",
+            "-S", "train.validation.fraction=0", "-S", "train.validation.select=last"])
+    finally:
+        os.chdir(cwd)
+    assert rc == 0
+    result = json.loads(out.read_text())
+    assert [(r["run"], r["val_accuracy"]) for r in result["runs"]] == [
+        ("student_baseline", None), ("fitnet", None)]
+    assert "val_accuracy_mean" not in result["summary"]["table"]["fitnet"]
+    assert "folds" not in result["summary"]
+    # Every model trains on every training-side clip (subjects 1 and 3) and keeps its last
+    # epoch; the test figures are still computed on the untouched test subjects.
+    for name in ("teacher_sk", "teacher_fu", "student_baseline"):
+        train = json.loads((work / f"metrics/train/{name}_s0.json").read_text())
+        assert (train["train_clips"], train["val_clips"]) == (
+            int(np.isin(data.subject, [1, 3]).sum()), 0)
+        assert train["selected_epoch"] == train["epochs"]
+    distilled = json.loads((work / "metrics/distill/fitnet_s0.json").read_text())
+    assert distilled["selected_epoch"] == 2 and distilled["val_accuracy"] is None
+    assert distilled["test_clips"] == int(np.isin(data.subject, [2, 4]).sum())

@@ -233,12 +233,57 @@ def test_empty_validation_is_an_error(tmp_path) -> None:
     data = toy_data()
     idx = np.arange(len(data.labels))
     split = Split(train=idx[::2], val=np.array([], dtype=int), test=idx[1::2])
-    with pytest.raises(ConfigError, match="validation split is empty"):
+    with pytest.raises(ConfigError, match="validation split is empty.*select: last"):
         fit(tiny_task(1), data, split, FitConfig(epochs=1, batch_size=8, seed=0), tmp_path,
             num_classes=K)
     with pytest.raises(ConfigError, match="leaves no validation clips"):
         make_split(_fused([1, 3], [1, 1], [0, 1]), "cross_subject", val_fraction=0.1,
                    val_group="clip", seed=0)
+
+
+def test_select_last_keeps_the_final_epoch_and_refits_without_validation(tmp_path) -> None:
+    data = toy_data()
+    split = toy_split(len(data.labels))
+    # Validation labels that carry no signal: the best epoch is then an early one.
+    data.labels[split.val] = np.random.default_rng(0).permutation(data.labels[split.val])
+    best_task, last_task = tiny_task(4, lr=0.5), tiny_task(4, lr=0.5)
+    best = fit(best_task, data, split, FitConfig(epochs=4, batch_size=8, seed=0),
+               tmp_path / "best", num_classes=K)
+    last = fit(last_task, data, split, FitConfig(epochs=4, batch_size=8, seed=0, select="last"),
+               tmp_path / "last", num_classes=K)
+    # Same training either way; only what is handed back differs.
+    assert [h["val_loss"] for h in last.history] == [h["val_loss"] for h in best.history]
+    assert last.best_epoch == 4
+    assert last.best_val == {k: v for k, v in last.history[-1].items() if k.startswith("val_")}
+    assert not (tmp_path / "last" / "best.pt").exists()
+    final = load_checkpoint(tmp_path / "last" / "last.pt")["states"]["model"]
+    for key, value in last_task.model.state_dict().items():
+        torch.testing.assert_close(value, final[key], rtol=0, atol=0)
+    assert best.best_epoch == 1  # so the default hands back other weights than the last
+    assert any(not torch.equal(v, final[k]) for k, v in best_task.model.state_dict().items())
+
+    # fraction 0: the whole training side trains, nothing is validated, the last epoch is kept
+    fused = _fused(np.repeat([1, 2, 3, 4], 6), np.tile([1, 2, 3], 8), np.tile([0, 1], 12))
+    for protocol in ("cross_subject", "trial_split"):
+        s = make_split(fused, protocol, val_fraction=0.0, val_group="subject", seed=0)
+        np.testing.assert_array_equal(s.train, np.flatnonzero(fused.splits[protocol]))
+        np.testing.assert_array_equal(s.test, np.flatnonzero(~fused.splits[protocol]))
+        assert len(s.val) == 0
+    idx = np.arange(len(data.labels))
+    refit_split = Split(train=idx[idx % 4 < 3], val=np.array([], dtype=int),
+                        test=idx[idx % 4 == 3])
+    refit = fit(tiny_task(2), data, refit_split,
+                FitConfig(epochs=2, batch_size=8, seed=0, select="last"), tmp_path / "refit",
+                num_classes=K)
+    assert refit.best_epoch == 2 and refit.best_val == {}
+    assert not any(k.startswith("val_") for h in refit.history for k in h)
+    with pytest.raises(ConfigError, match="fold needs a validation split"):
+        make_split(fused, "cross_subject", val_fraction=0.0, val_group="subject", seed=0,
+                   fold=0)
+    with pytest.raises(ConfigError, match=r"validation fraction must be in \[0, 1\)"):
+        make_split(fused, "cross_subject", val_fraction=-0.1, val_group="clip", seed=0)
+    with pytest.raises(ConfigError, match="train.validation.select must be one of"):
+        FitConfig(epochs=1, batch_size=8, seed=0, select="median")
 
 
 def test_macro_f1_ignores_classes_absent_from_labels_and_predictions() -> None:

@@ -159,7 +159,8 @@ def check_input(spec: ModelSpec, model: nn.Module, x: np.ndarray, source: str) -
 def fit_config(params: dict[str, Any], section: str, seed: int) -> FitConfig:
     return FitConfig(epochs=positive_int(params, f"{section}.epochs"),
                      batch_size=positive_int(params, f"{section}.batch_size"),
-                     seed=seed, resume=get(params, "train.resume"))
+                     seed=seed, resume=get(params, "train.resume"),
+                     select=get(params, "train.validation.select", "best"))
 
 
 def optim_config(params: dict[str, Any], section: str) -> OptimConfig:

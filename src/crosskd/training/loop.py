@@ -1,7 +1,8 @@
 """One training loop for teachers, students and distillation.
 
 A *task* owns the models, optimisers and the per-epoch update; :func:`fit` owns the rest:
-per-epoch seeding, validation-based model selection, atomic checkpoints every epoch,
+per-epoch seeding, validation-based model selection (or the last epoch, for a refit on the
+whole training side with settings chosen beforehand), atomic checkpoints every epoch,
 automatic resume, NaN detection, progress and per-epoch callbacks (MLflow, curves).
 """
 
@@ -33,6 +34,7 @@ from crosskd.training.splits import Split
 log = logging.getLogger(__name__)
 
 RESUME_MODES = ("auto", "never", "require")
+SELECT_MODES = ("best", "last")  # best: best validation epoch; last: the final epoch
 
 
 class TrainingError(CrossKDError):
@@ -62,11 +64,15 @@ class FitConfig:
     seed: int
     resume: str = "auto"
     eval_batch_size: int = 256
+    select: str = "best"
 
     def __post_init__(self) -> None:
         if self.resume not in RESUME_MODES:
             raise ConfigError(f"params.yaml: resume must be one of {RESUME_MODES}, "
                               f"got {self.resume!r}")
+        if self.select not in SELECT_MODES:
+            raise ConfigError(f"params.yaml: train.validation.select must be one of "
+                              f"{SELECT_MODES}, got {self.select!r}")
         if self.epochs < 1 or self.batch_size < 2:
             raise ConfigError("params.yaml: epochs must be >= 1 and batch_size >= 2")
 
@@ -132,18 +138,23 @@ def fit(
     run_config: dict[str, Any] | None = None,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
 ) -> FitResult:
-    """Train ``task`` for ``cfg.epochs``; keep the best epoch on validation (never test).
+    """Train ``task`` for ``cfg.epochs``; keep the best epoch on validation (never test), or
+    with ``cfg.select == "last"`` the last epoch (validation, if any, is then only reported).
 
-    ``ckpt_dir`` gets ``last.pt`` (resume state) and ``best.pt`` (selected weights) after every
-    epoch. A checkpoint made with another ``run_config`` is not resumed from.
+    ``ckpt_dir`` gets ``last.pt`` (resume state) and, with ``select == "best"``, ``best.pt``
+    (selected weights) after every epoch. A checkpoint made with another ``run_config`` is not
+    resumed from.
     """
-    if len(split.val) == 0:
-        raise ConfigError("the validation split is empty: raise train.validation.fraction")
+    has_val = len(split.val) > 0
+    if not has_val and cfg.select == "best":
+        raise ConfigError("the validation split is empty: raise train.validation.fraction, "
+                          "or set train.validation.select: last to keep the last epoch")
     ckpt_dir = Path(ckpt_dir)
     last, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
     # What makes two runs the same: params and inputs (run_config), the loop's own settings
     # and the code. Not `resume` itself, nor threads: switching those must not void a resume.
-    fit_key = {k: v for k, v in asdict(cfg).items() if k in ("epochs", "batch_size", "seed")}
+    fit_key = {k: v for k, v in asdict(cfg).items()
+               if k in ("epochs", "batch_size", "seed", "select")}
     fingerprint = config_hash({"run": run_config or {}, "fit": fit_key, "code": code_hash()})
     start, history, best_epoch, best_val = 0, [], -1, None
     if cfg.resume != "never" and last.exists():
@@ -168,11 +179,14 @@ def fit(
         t0 = time.perf_counter()
         seed_everything(epoch_seed(cfg.seed, epoch))
         train_metrics = task.train_epoch(data, split.train, epoch, epoch_seed(cfg.seed, epoch, 1))
-        val = validate(task, data, split.val, num_classes, cfg.eval_batch_size)
+        val = (validate(task, data, split.val, num_classes, cfg.eval_batch_size)
+               if has_val else {})
         row = {"epoch": epoch + 1, **train_metrics, **val,
                "seconds": time.perf_counter() - t0}
         history.append(row)
-        if best_val is None or _score(val) > _score(best_val):
+        if cfg.select == "last":
+            best_epoch, best_val = epoch + 1, val
+        elif best_val is None or _score(val) > _score(best_val):
             best_epoch, best_val = epoch + 1, val
             save_checkpoint(best_path, {
                 "epoch": epoch + 1, "val": val,
@@ -184,14 +198,14 @@ def fit(
             "states": {k: obj.state_dict() for k, obj in task.stateful().items()},
         })
         bar.set_postfix(loss=f"{train_metrics.get('loss', float('nan')):.3f}",
-                        val_acc=f"{val['val_accuracy']:.3f}")
+                        val_acc=f"{val.get('val_accuracy', float('nan')):.3f}")
         if on_epoch is not None:
             on_epoch(epoch + 1, row)
 
-    # Hand back the selected weights, not the last epoch's.
-    best = load_checkpoint(best_path)
-    for key, module in task.selected().items():
-        module.load_state_dict(best["states"][key])
+    if cfg.select == "best":  # hand back the selected weights, not the last epoch's
+        best = load_checkpoint(best_path)
+        for key, module in task.selected().items():
+            module.load_state_dict(best["states"][key])
     secs = [h["seconds"] for h in history[resumed_from:]] or [h["seconds"] for h in history]
     return FitResult(best_epoch=best_epoch, best_val=best_val or {}, history=history,
                      seconds_per_epoch=float(np.mean(secs)), resumed_from=resumed_from)

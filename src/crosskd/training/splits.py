@@ -32,6 +32,8 @@ def make_split(data: FusedData, protocol: str, *, val_fraction: float, val_group
                seed: int, fold: int | None = None) -> Split:
     """Split by ``protocol``; hold out ``val_fraction`` of the training side.
 
+    ``val_fraction=0``: no validation split; the whole training side trains (a refit with
+    settings chosen beforehand; the loop then keeps the last epoch, ``select: last``).
     ``val_group="clip"``: a class-stratified random fraction of training clips;
     ``"subject"``: whole training subjects (at least one), for cross-subject selection.
     With ``"subject"``, ``fold=i`` holds out the i-th block of the sorted training subjects
@@ -41,13 +43,18 @@ def make_split(data: FusedData, protocol: str, *, val_fraction: float, val_group
     if protocol not in data.splits:
         raise ConfigError(f"params.yaml: protocol {protocol!r} is not in the fused file "
                           f"(has {sorted(data.splits)})")
-    if not 0.0 < val_fraction < 1.0:
-        raise ConfigError(f"params.yaml: validation fraction must be in (0, 1), got {val_fraction}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ConfigError(f"params.yaml: validation fraction must be in [0, 1), got {val_fraction}")
     if val_group not in VAL_GROUPS:
         raise ConfigError(f"params.yaml: validation group must be one of {VAL_GROUPS}")
     train_mask = data.splits[protocol]
     pool = np.flatnonzero(train_mask)
     test = np.flatnonzero(~train_mask)
+    if val_fraction == 0.0:
+        if fold is not None:
+            raise ConfigError("params.yaml: train.validation.fold needs a validation split "
+                              "(train.validation.fraction > 0)")
+        return Split(train=pool, val=np.array([], dtype=int), test=test)
     rng = np.random.default_rng([seed, 7919])
     if val_group == "subject":
         subjects = np.unique(data.subject[pool])
