@@ -32,6 +32,12 @@ def project(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     root = tmp_path_factory.mktemp("proj")
     for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(REPO / name, root / name)
+    # Fewer epochs than the default (30): every stage still runs for real, in a third of
+    # the training time (`make run` covers the default itself, BENCHMARKS.md).
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    for section in ("teacher", "student"):
+        params["profiles"]["fast"][section]["epochs"] = 10
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for keep in ("metrics/eval/.gitkeep", "metrics/distill/.gitkeep"):  # tracked, like here
         (root / keep).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / keep, root / keep)
@@ -124,16 +130,17 @@ def test_param_change_reruns_only_downstream(project) -> None:
         assert f"Running stage '{stage}'" not in out
 
 
-@pytest.mark.parametrize(("dataset", "layout_joints", "progressive", "student"),
-                         [("mmact", 33, "[acs]", "temporal_cnn"),
-                          ("berkeley_mhad", 22, "[]", "gaf_resnet18")])
+@pytest.mark.parametrize(("dataset", "layout_joints", "progressive", "student", "refit"),
+                         [("mmact", 33, "[acs]", "temporal_cnn", True),
+                          ("berkeley_mhad", 22, "[]", "gaf_resnet18", False)])
 def test_pipeline_with_each_dataset_switched_in(project, dataset: str, layout_joints: int,
-                                                progressive: str, student: str,
+                                                progressive: str, student: str, refit: bool,
                                                 pose_model: Path) -> None:
     """`dvc exp run -S data.dataset=...` runs every stage on that dataset's synthetic copy
     (small and short here; MMAct's skeletons come from MediaPipe on its videos). Berkeley
     runs with no distillation at all: the report then holds teachers and baseline only.
-    MMAct runs the watch-class student, which the export stage makes streamable."""
+    MMAct runs the watch-class student, which the export stage makes streamable, refitted on
+    the whole training side (no validation split, last epoch kept) through every stage."""
     root, env = project
     dvc = [sys.executable, "-m", "dvc"]
     overrides = [f"data.dataset={dataset}", "data.actions=[1,2,3]", "synthetic.subjects=3",
@@ -141,6 +148,9 @@ def test_pipeline_with_each_dataset_switched_in(project, dataset: str, layout_jo
                  "profiles.fast.student.epochs=2", "distill.pretrained=[]",
                  f"distill.progressive={progressive}",
                  f"skeletons.model.path={pose_model}", f"student.model={student}"]
+    # Both ways explicitly: `dvc exp run` leaves the workspace's params.yaml as it ran.
+    overrides += (["train.validation.fraction=0", "train.validation.select=last"] if refit
+                  else ["train.validation.fraction=0.15", "train.validation.select=best"])
     out = _run([*dvc, "exp", "run", *[a for o in overrides for a in ("-S", o)]], root, env)
     stages = ["fetch", "skeletons", "fuse", "gaf", "train_teacher@fu-0", "export", "report"]
     if progressive != "[]":
@@ -156,6 +166,13 @@ def test_pipeline_with_each_dataset_switched_in(project, dataset: str, layout_jo
     assert report["dataset"] == dataset and report["protocol"] == "cross_subject"
     evaluated = json.loads((root / "metrics/eval/student_baseline_s0.json").read_text())
     assert evaluated["test_clips"] == n_test
+    trained = json.loads((root / "metrics/train/student_baseline_s0.json").read_text())
+    if refit:
+        assert (trained["val_clips"], trained["selected_epoch"]) == (0, 2)
+        distilled = json.loads((root / "metrics/distill/acs_progressive_s0.json").read_text())
+        assert distilled["val_accuracy"] is None and distilled["selected_epoch"] == 2
+    else:
+        assert trained["val_clips"] > 0
     deploy = json.loads((root / "metrics/deploy.json").read_text())
     assert deploy["architecture"] == student and deploy["dataset"] == dataset
     assert deploy["test_clips"] == n_test
