@@ -294,3 +294,32 @@ def test_macro_f1_ignores_classes_absent_from_labels_and_predictions() -> None:
     # never occur and are not averaged in as zeros.
     assert s["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
     assert s["accuracy"] == 0.75
+
+
+def test_refit_resumes_and_a_finished_run_hands_back_its_last_epoch(tmp_path) -> None:
+    data = toy_data()
+    idx = np.arange(len(data.labels))
+    split = Split(train=idx[idx % 4 < 3], val=np.array([], dtype=int), test=idx[idx % 4 == 3])
+    cfg = FitConfig(epochs=3, batch_size=8, seed=2, select="last")
+    full_task = tiny_task(3)
+    fit(full_task, data, split, cfg, tmp_path / "full", num_classes=K)
+
+    def interrupt(epoch: int, row: dict) -> None:
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(tiny_task(3), data, split, cfg, tmp_path / "cut", num_classes=K, on_epoch=interrupt)
+    resumed_task = tiny_task(3)
+    resumed = fit(resumed_task, data, split, cfg, tmp_path / "cut", num_classes=K)
+    # A finished run called again trains nothing and still hands back the last epoch.
+    again_task = tiny_task(3)
+    again = fit(again_task, data, split, cfg, tmp_path / "cut", num_classes=K)
+    assert (resumed.resumed_from, again.resumed_from, again.best_epoch) == (2, 3, 3)
+    for task in (resumed_task, again_task):
+        for a, b in zip(full_task.model.state_dict().values(),
+                        task.model.state_dict().values(), strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    params = {"train": {"validation": {"fraction": 0, "group": "clip", "select": "best"}}}
+    with pytest.raises(ConfigError, match="fraction 0 leaves no validation split.*select: last"):
+        split_from_params(params, _fused([1, 3], [1, 1], [0, 1]), "cross_subject", 0)

@@ -108,6 +108,10 @@ def _fold_subjects(subjects: np.ndarray, k: int, fold: int) -> np.ndarray:
 def split_from_params(params: dict, data: FusedData, protocol: str, seed: int) -> Split:
     """``make_split`` with the ``train.validation`` settings of params.yaml."""
     val = params["train"]["validation"]
+    if float(val["fraction"]) == 0.0 and val.get("select", "best") != "last":
+        # Caught here, before any data or model is built, not only in the training loop.
+        raise ConfigError("params.yaml: train.validation.fraction 0 leaves no validation "
+                          "split: set train.validation.select: last to keep the last epoch")
     fold = val.get("fold")
     if fold is not None and (isinstance(fold, bool) or not isinstance(fold, int)):
         raise ConfigError(f"params.yaml: train.validation.fold must be null or an integer, "
