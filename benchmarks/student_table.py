@@ -118,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"run": "student_baseline", "seed": seed,
                      "accuracy": round(test["accuracy"], 6),
                      "macro_f1": round(test["macro_f1"], 6),
-                     "val_accuracy": (None if "val_accuracy" not in result.best_val
-                                      else round(result.best_val["val_accuracy"], 6)),
+                     "val_accuracy": result.val_accuracy,
                      "seconds_per_epoch": round(result.seconds_per_epoch, 3)})
         print(json.dumps(rows[-1]), flush=True)
         for item in args.methods:

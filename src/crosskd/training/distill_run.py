@@ -134,9 +134,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
             "protocol": protocol, "accuracy": round(test["accuracy"], 6),
             "macro_f1": round(test["macro_f1"], 6), "test_clips": int(len(y)),
             "selected_epoch": result.best_epoch,
-            # None when the student refits on the whole training side (no validation)
-            "val_accuracy": (round(result.best_val["val_accuracy"], 6)
-                             if result.best_val else None),
+            "val_accuracy": result.val_accuracy,
             "wall_seconds": round(time.perf_counter() - t_start, 1),
             "seconds_per_epoch": round(result.seconds_per_epoch, 3),
             "peak_memory_mb": round(peak_memory_mb(), 1),

@@ -86,6 +86,13 @@ class FitResult:
     resumed_from: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def val_accuracy(self) -> float | None:
+        """The kept epoch's validation accuracy (6 decimals, as the metrics files hold it);
+        None without a validation split (a refit on the whole training side)."""
+        value = self.best_val.get("val_accuracy")
+        return None if value is None else round(value, 6)
+
 
 def discard_checkpoints(ckpt_dir: str | Path) -> None:
     """Checkpoints exist for crash recovery only: once a run's outputs are written they go,

@@ -81,7 +81,7 @@ def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed
         tracker.log_artifact(model_path, "model")
         tracker.log_artifact(paths.train_curve(spec.name, seed), "curves")
     discard_checkpoints(paths.checkpoint_dir(spec.name, seed))
-    val = result.best_val.get("val_accuracy")
+    val = result.val_accuracy
     log.info("%s seed %d: kept epoch %d%s", spec.name, seed, result.best_epoch,
              "" if val is None else f", val accuracy {val:.4f}")
     return result
