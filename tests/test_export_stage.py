@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +22,13 @@ from crosskd.data.fetch import fetch_dataset
 from crosskd.data.fuse import fuse_dataset
 from crosskd.data.fused_h5 import read_clip_seconds, read_fused
 from crosskd.data.utd_mhad import INERTIAL_RATE_HZ, read_utd_mhad
+from crosskd.deploy.export import evaluate_onnx
 from crosskd.deploy.predict import main as predict_main
 from crosskd.deploy.stage import REPORT, export_run
-from crosskd.errors import DataError, ExportError
+from crosskd.errors import ConfigError, DataError, ExportError
 from crosskd.evaluation import test_predictions as held_out_predictions
-from crosskd.training.builders import load_model, student_spec
-from crosskd.training.supervised import train_supervised
+from crosskd.training.builders import load_modality, load_model, student_spec
+from crosskd.training.supervised import split_for, train_supervised
 from tests.conftest import base_params
 
 
@@ -46,7 +48,9 @@ def exported(tmp_path_factory) -> tuple[Path, dict, dict]:
         fetch_dataset(params, "data/raw")
         fuse_dataset(params, "data/raw/utd_mhad", "data/fused/utd_mhad.h5")
         data = read_fused("data/fused/utd_mhad.h5")
-        train_supervised(params, student_spec(params, data), "student", 0, "train_student@0")
+        for seed in (0, 1):  # seed 1: the second member of the seed-ensemble test
+            train_supervised(params, student_spec(params, data), "student", seed,
+                             f"train_student@{seed}")
         report = export_run(params)
     finally:
         os.chdir(cwd)
@@ -157,3 +161,46 @@ def test_predict_refuses_a_gaf_model(tmp_path, capsys) -> None:
                          str(tmp_path / "o.csv")]) == 2
     assert "gaf.onnx: the model takes gasf_image input" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_seed_ensemble_exports_the_mean_of_its_members(exported, tmp_path, monkeypatch) -> None:
+    """deploy.seeds [0, 1]: one file whose logits are the two seeds' mean logits, scored and
+    sized as the pair; a missing seed or a malformed list fails before anything is written."""
+    import torch
+
+    root, base, single = exported
+    work = tmp_path / "root"
+    shutil.copytree(root, work)
+    monkeypatch.chdir(work)
+    params = copy.deepcopy(base)
+    params["deploy"]["seeds"] = [0, 1]
+    report = export_run(params)
+    assert report["seeds"] == [0, 1] and report["ensemble"] is True
+    assert single["seeds"] == [0] and single["ensemble"] is False
+    data = read_fused("data/fused/utd_mhad.h5")
+    split = split_for(params, data, 0)
+    x = torch.as_tensor(load_modality("inertial", data, params)[split.test]).float()
+    members = [load_model(f"models/student_baseline/s{s}/model.pt")[1] for s in (0, 1)]
+    with torch.no_grad():
+        logits = [m(x).logits.numpy() for m in members]
+    mean = (logits[0] + logits[1]) / 2
+    y = data.label[split.test]
+    assert report["pytorch_accuracy"] == pytest.approx(float((mean.argmax(1) == y).mean()))
+    onnx_logits = evaluate_onnx("models/deploy/student.onnx", x.numpy(), y)["logits"]
+    np.testing.assert_allclose(onnx_logits, mean, atol=1e-4)
+    assert np.abs(onnx_logits - logits[0]).max() > 1e-3  # not just the first member
+    assert report["parameters"] == 2 * single["parameters"]
+    assert report["macs"] == 2 * single["macs"]
+    assert report["int8"]["accuracy_drop"] <= params["deploy"]["int8_accuracy_tolerance"]
+    meta = {p.key: p.value for p in onnx.load("models/deploy/student.int8.onnx").metadata_props}
+    assert json.loads(meta["seeds"]) == [0, 1]
+
+    before = {p.name: p.read_bytes() for p in Path("models/deploy").iterdir()}
+    params["deploy"]["seeds"] = [0, 5]
+    with pytest.raises(DataError, match="models/student_baseline/s5/model.pt: no trained model"):
+        export_run(params)
+    for bad in ([], [0, 0], 0, [0, "1"]):
+        params["deploy"]["seeds"] = bad
+        with pytest.raises(ConfigError, match="deploy.seeds must be a non-empty list"):
+            export_run(params)
+    assert {p.name: p.read_bytes() for p in Path("models/deploy").iterdir()} == before

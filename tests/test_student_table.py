@@ -19,6 +19,7 @@ from crosskd.training.builders import load_model
 from tests.conftest import REPO, base_params
 
 sys.path.insert(0, str(REPO / "benchmarks"))
+import ensemble_table  # noqa: E402
 import student_table  # noqa: E402
 
 
@@ -75,6 +76,36 @@ def test_student_table_runs_baseline_and_progressive_distillation(tmp_path, monk
     gains = 100 * (np.array(kd) - np.array([b["accuracy"] for b in base]))
     assert table["kd_progressive"]["gain_std"] == round(float(np.std(gains, ddof=1)), 3)
     assert result["summary"]["parameters"] == sum(p.numel() for p in model.parameters())
+
+    # benchmarks/ensemble_table.py on the same folder: each member's test accuracy is the
+    # run's own, and the ensemble's is the argmax of the two seeds' mean logits. Clip-level
+    # validation splits differ by seed, so a validation ensemble is refused.
+    ens_out = tmp_path / "ensemble.json"
+    args = ["--group", str(work), "--runs", "student_baseline", "distill_kd_progressive"]
+    with pytest.raises(SystemExit, match=r"seeds \[0, 1\] have different or empty val"):
+        ensemble_table.main([*args, "--split", "val"])
+    assert ensemble_table.main([*args, "--split", "test", "--out", str(ens_out)]) == 0
+    figures = json.loads(ens_out.read_text())["figures"][0]
+    for run, runs in (("student_baseline", base), ("distill_kd_progressive", kd_runs)):
+        assert figures[run]["seeds"] == [0, 1]
+        assert [round(a, 6) for a in figures[run]["members"]] == [r["accuracy"] for r in runs]
+    os.chdir(work)
+    try:
+        import torch
+
+        from crosskd.training.builders import load_modality
+        from crosskd.training.supervised import split_for
+
+        params = load_params("params.yaml")
+        test = split_for(params, data, 0).test
+        x = torch.as_tensor(load_modality("inertial", data, params)[test]).float()
+        with torch.no_grad():
+            mean = sum(load_model(f"models/distill_kd_progressive/s{s}/model.pt")[1](x).logits
+                       for s in (0, 1)) / 2
+    finally:
+        os.chdir(cwd)
+    assert figures["distill_kd_progressive"]["ensemble"] == pytest.approx(
+        float((mean.argmax(1).numpy() == data.label[test]).mean()))
 
 
 def four_subject_fused(tmp_path, monkeypatch) -> FusedData:

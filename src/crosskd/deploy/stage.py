@@ -1,8 +1,10 @@
 """The export stage: one trained student -> fp32 and int8 ONNX files and metrics/deploy.json.
 
 Which student: ``deploy.model`` (a run name under models/, e.g. ``student_baseline`` or
-``distill_acs_progressive``) and ``deploy.seed``. Its test split is the training run's, and
-the int8 calibration windows come from its *training* clips only.
+``distill_acs_progressive``) and ``deploy.seeds``: one seed exports that model; several
+export their seed ensemble (:class:`crosskd.deploy.ensemble.SeedEnsemble`, mean logits) as
+one file. The test split is the training runs' (the members must share it), and the int8
+calibration windows come from clips every member trained on, never from test clips.
 
 Checks that fail the stage (never a silently worse file): fp32 ONNX logits must equal
 PyTorch's within ``deploy.fp32_logit_atol``, and the int8 file's test accuracy may be lower
@@ -27,6 +29,7 @@ import torch
 from crosskd.config import get, positive_int
 from crosskd.data.datasets import resolve_protocol
 from crosskd.data.fused_h5 import INERTIAL_CHANNELS, read_clip_seconds
+from crosskd.deploy.ensemble import SeedEnsemble
 from crosskd.deploy.export import (
     count_macs,
     count_parameters,
@@ -66,10 +69,42 @@ def stream_metadata(spec_modality: str, x: np.ndarray, clip_seconds: np.ndarray,
             "units": ["g"] * 3 + ["deg/s"] * (x.shape[1] - 3)}
 
 
+def deploy_seeds(params: dict[str, Any]) -> list[int]:
+    """``deploy.seeds``: a non-empty list of distinct seeds (one = a single model)."""
+    seeds = get(params, "deploy.seeds")
+    if (not isinstance(seeds, list) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+            or len(set(seeds)) != len(seeds)):
+        raise ConfigError(f"params.yaml: deploy.seeds must be a non-empty list of distinct "
+                          f"integer seeds (one seed = one model, several = their seed "
+                          f"ensemble), got {seeds!r}")
+    return seeds
+
+
+def load_members(params: dict[str, Any], name: str, seeds: list[int], data) -> tuple[Any, list]:
+    """The trained models ``name`` of ``seeds``, each checked against this pipeline."""
+    expected = {"dataset": get(params, "data.dataset"), "protocol": resolve_protocol(params)}
+    spec, members = None, []
+    for seed in seeds:
+        model_path = paths.model_file(name, seed)
+        if not model_path.is_file():
+            raise DataError(model_path, f"no trained model {name!r} seed {seed} (deploy.model "
+                            "/ deploy.seeds name a run under models/)")
+        spec, model, record = load_model(model_path)
+        want = {**expected, "seed": seed}
+        found = {k: record.get(k) for k in want}
+        if found != want:
+            raise DataError(model_path, f"made for {found}, this pipeline is {want}")
+        if list(record["class_names"]) != data.class_names:
+            raise DataError(model_path, "trained on other classes than the fused file holds")
+        members.append(model)
+    return spec, members
+
+
 def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
-    """Export ``deploy.model`` seed ``deploy.seed``; write the files and metrics/deploy.json."""
+    """Export ``deploy.model`` (``deploy.seeds``); write the files and metrics/deploy.json."""
     name = str(get(params, "deploy.model"))
-    seed = int(get(params, "deploy.seed"))
+    seeds = deploy_seeds(params)
     hop = int(get(params, "deploy.hop"))
     threads = positive_int(params, "deploy.threads")
     method = str(get(params, "deploy.calibration"))
@@ -81,34 +116,33 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
     torch.set_num_threads(int(get(params, "train.threads")))
 
     data, fused_path = load_fused_for(params)
-    model_path = paths.model_file(name, seed)
-    if not model_path.is_file():
-        raise DataError(model_path, f"no trained model {name!r} seed {seed} (deploy.model / "
-                        "deploy.seed name a run under models/)")
-    spec, model, record = load_model(model_path)
+    spec, members = load_members(params, name, seeds, data)
+    model = members[0] if len(members) == 1 else SeedEnsemble(members).eval()
     protocol = resolve_protocol(params)
-    expected = {"dataset": get(params, "data.dataset"), "protocol": protocol, "seed": seed}
-    found = {k: record.get(k) for k in expected}
-    if found != expected:
-        raise DataError(model_path, f"made for {found}, this pipeline is {expected}")
-    if list(record["class_names"]) != data.class_names:
-        raise DataError(model_path, "trained on other classes than the fused file holds")
+    dataset = get(params, "data.dataset")
 
     x = load_modality(spec.modality, data, params).astype(np.float32)
-    split = split_for(params, data, seed)  # the training run's split; only test is scored
-    x_test, y_test = x[split.test], data.label[split.test]
-    rng = np.random.default_rng(seed)
-    n_cal = min(positive_int(params, "deploy.calibration_windows"), len(split.train))
-    calibration = x[np.sort(rng.choice(split.train, n_cal, replace=False))]
+    splits = [split_for(params, data, seed) for seed in seeds]  # the training runs' splits
+    test = splits[0].test
+    if any(not np.array_equal(s.test, test) for s in splits[1:]):
+        raise DataError(paths.model_file(name, seeds[0]).parent.parent,
+                        f"seeds {seeds} were tested on different clips; an ensemble needs "
+                        "members of one test split")
+    x_test, y_test = x[test], data.label[test]
+    train = np.array(sorted(set.intersection(*(set(s.train.tolist()) for s in splits))),
+                     dtype=np.int64)  # clips every member trained on
+    rng = np.random.default_rng(seeds[0])
+    n_cal = min(positive_int(params, "deploy.calibration_windows"), len(train))
+    calibration = x[np.sort(rng.choice(train, n_cal, replace=False))]
 
     torch_logits = predict_logits(model, PairedArrays({spec.modality: x}, data.label,
-                                                      data.sample_id), split.test, spec.modality)
+                                                      data.sample_id), test, spec.modality)
     torch_pred = torch_logits.argmax(1).numpy()
     torch_acc = float((torch_pred == y_test).mean())
 
     meta = stream_metadata(spec.modality, x, read_clip_seconds(fused_path), data.class_names, hop)
-    meta.update({"model": name, "architecture": spec.model, "seed": seed,
-                 "dataset": expected["dataset"], "protocol": protocol})
+    meta.update({"model": name, "architecture": spec.model, "seeds": seeds,
+                 "dataset": dataset, "protocol": protocol})
     # Files are made in a staging folder and replace models/deploy only once checked.
     staging = DEPLOY_DIR.with_name(DEPLOY_DIR.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -142,8 +176,9 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
                           f"{drop:.4f} below PyTorch's {torch_acc:.4f} (> deploy."
                           f"int8_accuracy_tolerance {tolerance:g}); try deploy.calibration")
     report = {
-        "model": name, "seed": seed, "architecture": spec.model, "modality": spec.modality,
-        "dataset": expected["dataset"], "protocol": protocol, "test_clips": int(len(y_test)),
+        "model": name, "seeds": seeds, "ensemble": len(seeds) > 1,
+        "architecture": spec.model, "modality": spec.modality,
+        "dataset": dataset, "protocol": protocol, "test_clips": int(len(y_test)),
         "parameters": count_parameters(model), "macs": count_macs(model, torch.as_tensor(x[:2])),
         "pytorch_accuracy": round(torch_acc, 6), **files,
         "int8_to_fp32_size": round(files["int8"]["bytes"] / files["fp32"]["bytes"], 4),
@@ -157,15 +192,15 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
     for kind, path in (("fp32", fp32_path), ("int8", int8_path)):
         report[kind]["file"] = str(DEPLOY_DIR / path.name)
     write_json(REPORT, report)
-    with stage_run(params, stage, log_params={"model": name, "seed": seed, "hop": hop,
+    with stage_run(params, stage, log_params={"model": name, "seeds": seeds, "hop": hop,
                                               "calibration": method}) as tracker:
         tracker.log_metrics({"deploy_parameters": report["parameters"],
                              "deploy_macs": report["macs"],
                              **{f"deploy_{k}_{m}": files[k][m] for k in files
                                 for m in ("bytes", "latency_ms_median", "accuracy")}})
         tracker.log_artifact(REPORT, "deploy")
-    log.info("exported %s seed %d: fp32 %.3f ms / int8 %.3f ms per window, accuracy torch %.4f "
-             "fp32 %.4f int8 %.4f", name, seed, files["fp32"]["latency_ms_median"],
+    log.info("exported %s seeds %s: fp32 %.3f ms / int8 %.3f ms per window, accuracy torch %.4f "
+             "fp32 %.4f int8 %.4f", name, seeds, files["fp32"]["latency_ms_median"],
              files["int8"]["latency_ms_median"], torch_acc, files["fp32"]["accuracy"],
              files["int8"]["accuracy"])
     return report
