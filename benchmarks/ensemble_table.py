@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -36,6 +37,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _setting(params: dict[str, Any]) -> dict[str, Any]:
+    """What must match across a group's folders: every param but ``train.seeds``."""
+    return {**params, "train": {k: v for k, v in params["train"].items() if k != "seeds"}}
+
+
 def score_group(dirs: list[Path], runs: list[str], split_name: str) -> dict[str, Any]:
     """Ensemble and per-member accuracy of each run over every seed the folders hold."""
     from crosskd.config import load_params
@@ -45,15 +51,21 @@ def score_group(dirs: list[Path], runs: list[str], split_name: str) -> dict[str,
     from crosskd.training.loop import predict_logits
     from crosskd.training.supervised import split_for
 
+    setting = [_setting(load_params(d / "params.yaml")) for d in dirs]
+    for d, other in zip(dirs[1:], setting[1:], strict=True):
+        if other != setting[0]:  # else one folder's split would score another's models
+            raise SystemExit(f"{d}: other params than {dirs[0]} (train.seeds aside); a group "
+                             "holds seeds of one setting and split")
     cwd = Path.cwd()
-    os.chdir(dirs[0])  # data/fused and params.yaml of the group (same in every folder)
+    os.chdir(dirs[0])  # data/fused and params.yaml of the group (checked equal above)
     try:
         params = load_params("params.yaml")
         data, _ = load_fused_for(params)
         out: dict[str, Any] = {}
         for run in runs:
             found = sorted((int(p.parent.name[1:]), p) for d in dirs
-                           for p in (d / "models" / run).glob("s*/model.pt"))
+                           for p in (d / "models" / run).glob("s*/model.pt")
+                           if re.fullmatch(r"s\d+", p.parent.name))
             if len({s for s, _ in found}) != len(found):
                 raise SystemExit(f"{run}: a seed appears in more than one folder of {dirs}")
             if not found:
@@ -92,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         mem = [100 * f[run]["member_mean"] for f in figures]
         sd = statistics.stdev(ens) if len(ens) > 1 else 0.0
         rows.append((statistics.mean(ens), run, ens, sd, statistics.mean(mem)))
-    print(f"{args.split} accuracy %, seed ensemble per group (seeds: "
-          f"{figures[0][args.runs[0]]['seeds']})\n")
+    seeds = sorted({str(f[run]["seeds"]) for f in figures for run in args.runs})
+    print(f"{args.split} accuracy %, seed ensemble per group (seeds: {', '.join(seeds)})\n")
     print("| run | " + " | ".join(f"group {i}" for i in range(len(groups)))
           + " | ensemble mean +- std | single-member mean |")
     print("| --- " * (len(groups) + 3) + "|")

@@ -1,4 +1,4 @@
-"""Stage export: the selected student -> ONNX fp32 + int8, with metrics/deploy.json."""
+"""Stage export: the selected student (or seed ensemble) -> ONNX fp32 + int8, deploy metrics."""
 
 import sys
 

@@ -173,7 +173,17 @@ def test_seed_ensemble_exports_the_mean_of_its_members(exported, tmp_path, monke
     shutil.copytree(root, work)
     monkeypatch.chdir(work)
     params = copy.deepcopy(base)
-    params["deploy"]["seeds"] = [0, 1]
+    params["deploy"]["seeds"] = [1, 0]  # the same ensemble as [0, 1]
+    import crosskd.deploy.stage as stage
+
+    calibrations = []
+
+    def quantize_spy(*args, **kwargs):
+        calibrations.append(args[2])
+        return quantize_int8(*args, **kwargs)
+
+    quantize_int8 = stage.quantize_int8
+    monkeypatch.setattr(stage, "quantize_int8", quantize_spy)
     report = export_run(params)
     assert report["seeds"] == [0, 1] and report["ensemble"] is True
     assert single["seeds"] == [0] and single["ensemble"] is False
@@ -185,6 +195,14 @@ def test_seed_ensemble_exports_the_mean_of_its_members(exported, tmp_path, monke
         logits = [m(x).logits.numpy() for m in members]
     mean = (logits[0] + logits[1]) / 2
     y = data.label[split.test]
+    # int8 calibration: training-side windows of the members, never a test window
+    windows = load_modality("inertial", data, params)
+    train_side = np.union1d(split.train, split_for(params, data, 1).train)
+    assert len(calibrations) == 1 and len(calibrations[0]) == report["calibration"]["windows"]
+    for w in calibrations[0]:
+        rows = np.flatnonzero(np.all(np.isclose(windows, w), axis=(1, 2)))
+        assert len(rows) >= 1 and set(rows) <= set(train_side)
+        assert not set(rows) & set(split.test)
     assert report["pytorch_accuracy"] == pytest.approx(float((mean.argmax(1) == y).mean()))
     onnx_logits = evaluate_onnx("models/deploy/student.onnx", x.numpy(), y)["logits"]
     np.testing.assert_allclose(onnx_logits, mean, atol=1e-4)
@@ -198,6 +216,13 @@ def test_seed_ensemble_exports_the_mean_of_its_members(exported, tmp_path, monke
     before = {p.name: p.read_bytes() for p in Path("models/deploy").iterdir()}
     params["deploy"]["seeds"] = [0, 5]
     with pytest.raises(DataError, match="models/student_baseline/s5/model.pt: no trained model"):
+        export_run(params)
+    narrow = copy.deepcopy(base)  # seed 2: another architecture under the same run name
+    narrow["student"]["temporal_cnn"]["widths"] = [8, 8]
+    train_supervised(narrow, student_spec(narrow, data), "student", 2, "train_student@2")
+    params["deploy"]["seeds"] = [0, 2]
+    with pytest.raises(DataError, match=r"s2/model.pt: is a temporal_cnn .*an ensemble needs "
+                                        "one architecture"):
         export_run(params)
     for bad in ([], [0, 0], 0, [0, "1"]):
         params["deploy"]["seeds"] = bad

@@ -1,10 +1,11 @@
-"""The export stage: one trained student -> fp32 and int8 ONNX files and metrics/deploy.json.
+"""The export stage: one trained student (or seed ensemble) -> fp32 and int8 ONNX files and
+metrics/deploy.json.
 
 Which student: ``deploy.model`` (a run name under models/, e.g. ``student_baseline`` or
 ``distill_acs_progressive``) and ``deploy.seeds``: one seed exports that model; several
 export their seed ensemble (:class:`crosskd.deploy.ensemble.SeedEnsemble`, mean logits) as
-one file. The test split is the training runs' (the members must share it), and the int8
-calibration windows come from clips every member trained on, never from test clips.
+one file. The test split is the protocol's, and the int8 calibration windows come from
+the members' training clips, never from test clips.
 
 Checks that fail the stage (never a silently worse file): fp32 ONNX logits must equal
 PyTorch's within ``deploy.fp32_logit_atol``, and the int8 file's test accuracy may be lower
@@ -78,7 +79,7 @@ def deploy_seeds(params: dict[str, Any]) -> list[int]:
         raise ConfigError(f"params.yaml: deploy.seeds must be a non-empty list of distinct "
                           f"integer seeds (one seed = one model, several = their seed "
                           f"ensemble), got {seeds!r}")
-    return seeds
+    return sorted(seeds)  # [1, 0] is the same ensemble as [0, 1]
 
 
 def load_members(params: dict[str, Any], name: str, seeds: list[int], data) -> tuple[Any, list]:
@@ -90,13 +91,19 @@ def load_members(params: dict[str, Any], name: str, seeds: list[int], data) -> t
         if not model_path.is_file():
             raise DataError(model_path, f"no trained model {name!r} seed {seed} (deploy.model "
                             "/ deploy.seeds name a run under models/)")
-        spec, model, record = load_model(model_path)
+        member_spec, model, record = load_model(model_path)
         want = {**expected, "seed": seed}
         found = {k: record.get(k) for k in want}
         if found != want:
             raise DataError(model_path, f"made for {found}, this pipeline is {want}")
         if list(record["class_names"]) != data.class_names:
             raise DataError(model_path, "trained on other classes than the fused file holds")
+        if members and member_spec != spec:
+            raise DataError(model_path, f"is a {member_spec.model} {member_spec.kwargs} on "
+                            f"{member_spec.modality}, seed {seeds[0]} a {spec.model} "
+                            f"{spec.kwargs} on {spec.modality}; an ensemble needs one "
+                            "architecture")
+        spec = spec or member_spec
         members.append(model)
     return spec, members
 
@@ -123,14 +130,11 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
 
     x = load_modality(spec.modality, data, params).astype(np.float32)
     splits = [split_for(params, data, seed) for seed in seeds]  # the training runs' splits
-    test = splits[0].test
-    if any(not np.array_equal(s.test, test) for s in splits[1:]):
-        raise DataError(paths.model_file(name, seeds[0]).parent.parent,
-                        f"seeds {seeds} were tested on different clips; an ensemble needs "
-                        "members of one test split")
+    test = splits[0].test  # the protocol's, the same for every seed
     x_test, y_test = x[test], data.label[test]
-    train = np.array(sorted(set.intersection(*(set(s.train.tolist()) for s in splits))),
-                     dtype=np.int64)  # clips every member trained on
+    # Calibration: clips some member trained on (for one seed: its training clips). Never
+    # test clips; a member's validation clips may calibrate, they are not scored here.
+    train = np.unique(np.concatenate([s.train for s in splits]))
     rng = np.random.default_rng(seeds[0])
     n_cal = min(positive_int(params, "deploy.calibration_windows"), len(train))
     calibration = x[np.sort(rng.choice(train, n_cal, replace=False))]
