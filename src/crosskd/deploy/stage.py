@@ -26,10 +26,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from crosskd.config import get, positive_int
 from crosskd.data.datasets import resolve_protocol
-from crosskd.data.fused_h5 import INERTIAL_CHANNELS, read_clip_seconds
+from crosskd.data.fused_h5 import INERTIAL_CHANNELS, FusedData, read_clip_seconds
 from crosskd.deploy.ensemble import SeedEnsemble
 from crosskd.deploy.export import (
     count_macs,
@@ -43,7 +44,12 @@ from crosskd.errors import ConfigError, DataError, ExportError
 from crosskd.tracking import stage_run
 from crosskd.training import paths
 from crosskd.training.batches import PairedArrays
-from crosskd.training.builders import load_fused_for, load_modality, load_model
+from crosskd.training.builders import (
+    ModelSpec,
+    load_checked_model,
+    load_fused_for,
+    load_modality,
+)
 from crosskd.training.loop import predict_logits
 from crosskd.training.outputs import write_json
 from crosskd.training.supervised import split_for
@@ -82,28 +88,24 @@ def deploy_seeds(params: dict[str, Any]) -> list[int]:
     return sorted(seeds)  # [1, 0] is the same ensemble as [0, 1]
 
 
-def load_members(params: dict[str, Any], name: str, seeds: list[int], data) -> tuple[Any, list]:
-    """The trained models ``name`` of ``seeds``, each checked against this pipeline."""
-    expected = {"dataset": get(params, "data.dataset"), "protocol": resolve_protocol(params)}
+def load_members(params: dict[str, Any], name: str, seeds: list[int], data: FusedData
+                 ) -> tuple[ModelSpec, list[nn.Module]]:
+    """The trained models ``name`` of ``seeds``, each checked against this pipeline, all of
+    one architecture."""
     spec, members = None, []
     for seed in seeds:
         model_path = paths.model_file(name, seed)
         if not model_path.is_file():
             raise DataError(model_path, f"no trained model {name!r} seed {seed} (deploy.model "
                             "/ deploy.seeds name a run under models/)")
-        member_spec, model, record = load_model(model_path)
-        want = {**expected, "seed": seed}
-        found = {k: record.get(k) for k in want}
-        if found != want:
-            raise DataError(model_path, f"made for {found}, this pipeline is {want}")
-        if list(record["class_names"]) != data.class_names:
-            raise DataError(model_path, "trained on other classes than the fused file holds")
-        if members and member_spec != spec:
+        member_spec, model, _ = load_checked_model(model_path, params, data, seed)
+        if spec is None:
+            spec = member_spec
+        elif member_spec != spec:
             raise DataError(model_path, f"is a {member_spec.model} {member_spec.kwargs} on "
                             f"{member_spec.modality}, seed {seeds[0]} a {spec.model} "
                             f"{spec.kwargs} on {spec.modality}; an ensemble needs one "
                             "architecture")
-        spec = spec or member_spec
         members.append(model)
     return spec, members
 

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from crosskd.config import choice, get, positive_int
+from crosskd.data.datasets import resolve_protocol
 from crosskd.data.fused_h5 import FusedData, read_fused
 from crosskd.data.fusion import fused_teacher_input, imu_node_count
 from crosskd.data.gaf import read_gaf
@@ -199,4 +200,21 @@ def load_model(path: str | Path) -> tuple[ModelSpec, nn.Module, dict[str, Any]]:
     model = spec.build()
     model.load_state_dict(record["state_dict"])
     model.eval()
+    return spec, model, record
+
+
+def load_checked_model(path: str | Path, params: dict[str, Any], data: FusedData, seed: int,
+                       *, role: str = "", hint: str = ""
+                       ) -> tuple[ModelSpec, nn.Module, dict[str, Any]]:
+    """``load_model`` of a model this run may use: trained on the fused file's classes, for
+    this dataset, protocol and seed (one of another protocol may have seen this run's test
+    clips). ``role`` / ``hint`` word the error ("teacher ", ": re-run train_teacher")."""
+    spec, model, record = load_model(path)
+    if list(record["class_names"]) != data.class_names:
+        raise DataError(path, "trained on other classes than the fused file holds")
+    expected = {"dataset": get(params, "data.dataset"), "protocol": resolve_protocol(params),
+                "seed": seed}
+    found = {k: record.get(k) for k in expected}
+    if found != expected:
+        raise DataError(path, f"{role}made for {found}, this run is {expected}{hint}")
     return spec, model, record

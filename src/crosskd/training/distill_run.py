@@ -16,7 +16,7 @@ import torch
 from crosskd.config import get
 from crosskd.data.datasets import resolve_protocol
 from crosskd.data.manifest import sha256_file
-from crosskd.errors import ConfigError, DataError
+from crosskd.errors import ConfigError
 from crosskd.evaluation import test_predictions
 from crosskd.losses import FeatureDims, build_loss, loss_names
 from crosskd.tracking import stage_run
@@ -26,9 +26,9 @@ from crosskd.training.builders import (
     check_input,
     fit_config,
     input_files,
+    load_checked_model,
     load_fused_for,
     load_modality,
-    load_model,
     optim_config,
     prepare_student,
     save_model,
@@ -80,17 +80,9 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     if schedule == "pretrained":
         teachers = []
         for spec in t_specs:
-            path = paths.model_file(spec.name, seed)
-            _, model, record = load_model(path)
-            if list(record["class_names"]) != data.class_names:
-                raise DataError(path, "trained on other classes than the fused file holds")
-            # A teacher trained on another protocol may have seen this run's test clips.
-            expected = {"protocol": resolve_protocol(params), "seed": seed,
-                        "dataset": get(params, "data.dataset")}
-            found = {k: record.get(k) for k in expected}
-            if found != expected:
-                raise DataError(path, f"teacher made for {found}, this run is {expected}: "
-                                "re-run train_teacher")
+            _, model, _ = load_checked_model(paths.model_file(spec.name, seed), params, data,
+                                             seed, role="teacher ",
+                                             hint=": re-run train_teacher")
             teachers.append(model)
     else:
         teachers = [s.build() for s in t_specs]
