@@ -176,13 +176,12 @@ def test_seed_ensemble_exports_the_mean_of_its_members(exported, tmp_path, monke
     params["deploy"]["seeds"] = [1, 0]  # the same ensemble as [0, 1]
     import crosskd.deploy.stage as stage
 
-    calibrations = []
+    calibrations, real_quantize = [], stage.quantize_int8
 
     def quantize_spy(*args, **kwargs):
         calibrations.append(args[2])
-        return quantize_int8(*args, **kwargs)
+        return real_quantize(*args, **kwargs)
 
-    quantize_int8 = stage.quantize_int8
     monkeypatch.setattr(stage, "quantize_int8", quantize_spy)
     report = export_run(params)
     assert report["seeds"] == [0, 1] and report["ensemble"] is True
