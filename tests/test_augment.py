@@ -1,4 +1,5 @@
-"""Wearable augmentations: shapes, off = identity, physics kept, ranges, determinism, config."""
+"""Wearable and skeleton augmentations: shapes, off = identity, physics kept, ranges,
+determinism, config."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from crosskd.errors import ConfigError
 from crosskd.training.augment import (
     build_augment,
+    build_skeleton_augment,
     random_rotations,
     rotate,
     scale,
@@ -143,3 +145,94 @@ def test_used_by_paired_arrays_at_train_time_only():
     test = next(data.batches(np.arange(6), 6, seed=0, train=False))["acc"].numpy()
     np.testing.assert_array_equal(test, x)
     assert not np.allclose(train, x)
+
+
+def _clip(b: int = 4, t: int = 32, joints: int = 20, imu: int = 1, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(b, 3, t, joints + imu)).astype(np.float32)
+
+
+def _pairwise(x: np.ndarray) -> np.ndarray:
+    """(B, 3, T, V) -> (B, T, V, V) distances between nodes, per frame."""
+    d = x[:, :, :, :, None] - x[:, :, :, None, :]
+    return np.sqrt((d ** 2).sum(axis=1))
+
+
+def test_skeleton_augment_off_and_checks():
+    assert build_skeleton_augment(None, 20) is None
+    assert build_skeleton_augment({"scale": 0, "rotate_deg": 0, "time_warp": 0}, 20) is None
+    with pytest.raises(ConfigError, match="teacher.augment.rotate_deg"):
+        build_skeleton_augment({"rotate_deg": -1}, 20)
+    with pytest.raises(ConfigError, match="teacher.augment: unknown"):
+        build_skeleton_augment({"shift": 0.1}, 20)
+    fn = build_skeleton_augment({"rotate_deg": 10}, 20)
+    with pytest.raises(ValueError, match="V >= 20"):
+        fn(_clip(joints=10, imu=0), np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"\(B, 3, T"):
+        fn(np.zeros((2, 6, 8, 21), np.float32), np.random.default_rng(0))
+
+
+def test_skeleton_rotation_is_rigid_for_the_body_and_leaves_imu_nodes():
+    x = _clip()
+    before = x.copy()
+    out = build_skeleton_augment({"rotate_deg": 30}, 20)(x, np.random.default_rng(1))
+    np.testing.assert_array_equal(x, before)  # input untouched
+    assert out.shape == x.shape and out.dtype == x.dtype
+    np.testing.assert_allclose(_pairwise(out[..., :20]), _pairwise(x[..., :20]), atol=1e-4)
+    np.testing.assert_array_equal(out[..., 20:], x[..., 20:])
+    assert not np.allclose(out[..., :20], x[..., :20])
+    # one rotation per clip: every joint of every frame turned by the same matrix
+    flat_in = x[0, :, :, :20].reshape(3, -1)
+    flat_out = out[0, :, :, :20].reshape(3, -1)
+    r, *_ = np.linalg.lstsq(flat_in.T, flat_out.T, rcond=None)
+    np.testing.assert_allclose(flat_in.T @ r, flat_out.T, atol=1e-4)
+    np.testing.assert_allclose(r.T @ r, np.eye(3), atol=1e-4)
+    assert np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1))) <= 30 + 1e-3
+
+
+def test_skeleton_scale_is_one_factor_per_clip():
+    x = _clip(b=6)
+    out = build_skeleton_augment({"scale": 0.2}, 20)(x, np.random.default_rng(2))
+    ratio = out[..., :20] / x[..., :20]
+    per_clip = ratio.reshape(6, -1)
+    np.testing.assert_allclose(per_clip, np.broadcast_to(per_clip[:, :1], per_clip.shape),
+                               rtol=1e-5)
+    assert np.all((per_clip >= 0.8 - 1e-6) & (per_clip <= 1.2 + 1e-6))
+    assert per_clip[:, 0].std() > 0
+    np.testing.assert_array_equal(out[..., 20:], x[..., 20:])
+
+
+def test_skeleton_time_warp_moves_every_node_alike_and_keeps_ends():
+    b, t, v = 5, 40, 21
+    ramp = np.broadcast_to(np.arange(t, dtype=np.float32)[None, None, :, None], (b, 3, t, v))
+    out = build_skeleton_augment({"time_warp": 0.3}, 20)(ramp.copy(), np.random.default_rng(3))
+    pos = out[:, 0, :, 0]  # a ramp warped = the warp's sample positions
+    np.testing.assert_allclose(out, np.broadcast_to(pos[:, None, :, None], out.shape), atol=1e-5)
+    np.testing.assert_allclose(pos[:, [0, -1]], [[0, t - 1]] * b, atol=1e-5)
+    assert np.all(np.diff(pos, axis=1) > 0) and not np.allclose(pos, np.arange(t))
+
+
+def test_skeleton_augment_is_deterministic_and_composes():
+    x = _clip()
+    fn = build_skeleton_augment({"scale": 0.1, "rotate_deg": 15, "time_warp": 0.1}, 20)
+    a, b = fn(x, np.random.default_rng(7)), fn(x, np.random.default_rng(7))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, fn(x, np.random.default_rng(8)))
+
+
+def test_input_augment_routes_each_modality_to_its_params():
+    from crosskd.training.builders import input_augment
+
+    params = {"student": {"augment": {"scale": 0.1}},
+              "teacher": {"imu": "acc_gyro", "augment": {"rotate_deg": 20}}}
+    fused = _clip(joints=20, imu=2)
+    fn = input_augment("fused", fused, params)["fused"]
+    out = fn(fused, np.random.default_rng(0))
+    np.testing.assert_array_equal(out[..., 20:], fused[..., 20:])  # both IMU nodes kept
+    assert not np.allclose(out[..., :20], fused[..., :20])
+    skel = _clip(joints=20, imu=0)
+    assert not np.allclose(input_augment("skeleton", skel, params)["skeleton"](
+        skel, np.random.default_rng(0)), skel)
+    assert set(input_augment("inertial", _x(c=3), params)) == {"inertial"}
+    assert input_augment("gasf", np.zeros((2, 1, 8, 8)), params) == {}
+    params["teacher"]["augment"] = {"rotate_deg": 0}
+    assert input_augment("skeleton", skel, params) == {}

@@ -292,3 +292,49 @@ def test_watch_class_student_trains_and_distils(tiny_project, monkeypatch) -> No
     params["student"]["augment"] = {"scale": 0.1, "wobble": 1.0}
     with pytest.raises(ConfigError, match="wobble"):
         train_supervised(params, spec, "student", 0, "x")
+
+
+def test_teacher_augmentation_where_teachers_train(tiny_project, monkeypatch) -> None:
+    """teacher.augment reaches the teachers wherever they train (train_teacher, the
+    progressive schedule), with the fused clip's IMU node kept apart from the body joints;
+    frozen pretrained teachers are given the clips unaltered."""
+    import copy
+
+    from crosskd.data.fused_h5 import read_fused
+    from crosskd.training import augment as augment_module
+    from crosskd.training.builders import teacher_spec
+
+    root, base = tiny_project
+    monkeypatch.chdir(root)
+    params = copy.deepcopy(base)
+    assert params["teacher"]["augment"]["rotate_deg"] > 0  # on by default (params.yaml)
+    seen: list[tuple[int, int]] = []
+    real = augment_module.build_skeleton_augment
+
+    def spy(cfg, body_joints, section="teacher.augment"):
+        fn = real(cfg, body_joints, section)
+        if fn is None:
+            return None
+
+        def wrapped(x, rng):
+            seen.append((x.shape[3], body_joints))
+            return fn(x, rng)
+        return wrapped
+
+    monkeypatch.setattr(augment_module, "build_skeleton_augment", spy)
+    data = read_fused("data/fused/utd_mhad.h5")
+    joints = data.skeleton.shape[3]
+    train_supervised(params, teacher_spec("fu", params, data), "teacher", 0, "aug@fu")
+    assert seen and set(seen) == {(joints + 1, joints)}
+    seen.clear()
+    train_supervised(params, teacher_spec("sk", params, data), "teacher", 0, "aug@sk")
+    assert seen and set(seen) == {(joints, joints)}
+    seen.clear()
+    distill_run(params, "kd", "pretrained", 0, "aug@kd")
+    assert seen == []
+    distill_run(params, "acs", "progressive", 0, "aug@acs")
+    assert set(seen) == {(joints, joints), (joints + 1, joints)}
+    seen.clear()
+    params["teacher"]["augment"] = {"scale": 0, "rotate_deg": 0, "time_warp": 0}
+    train_supervised(params, teacher_spec("sk", params, data), "teacher", 0, "aug@off")
+    assert seen == []

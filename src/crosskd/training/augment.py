@@ -1,4 +1,5 @@
-"""Train-time augmentation for raw wearable windows ``(B, C, L)`` (issue #6).
+"""Train-time augmentation for raw wearable windows ``(B, C, L)`` (issue #6) and for the
+teachers' skeleton clips ``(B, 3, T, V)``.
 
 Each augmentation models a nuisance a wrist sensor really has, so the student learns to
 ignore it:
@@ -15,6 +16,12 @@ ignore it:
 All take ``(x, rng)`` (the signature of :class:`crosskd.training.batches.PairedArrays`'s
 ``augment`` hooks, with the strength bound by :func:`build_augment`), never modify ``x`` in
 place and return the input's dtype. Channels must be xyz triples (C = 3 or 6).
+
+:func:`build_skeleton_augment` applies the same three to a skeleton clip as a whole: one
+warp of the time axis for every node, one rigid rotation (a view change) and one size
+factor (a taller or shorter person) for the body joints. The fusion teacher's IMU nodes
+(after the body joints) are only warped: they live in the sensor's frame, which a view
+change does not turn.
 """
 
 from __future__ import annotations
@@ -112,28 +119,33 @@ def time_warp(x: np.ndarray, rng: np.random.Generator, sigma: float = 0.1) -> np
     return (left * (1.0 - frac) + right * frac).astype(x.dtype, copy=False)
 
 
-def build_augment(cfg: Mapping[str, float] | None) -> Augment | None:
-    """Compose the augmentations switched on in ``cfg`` (strength 0 = off; None if none).
-
-    ``cfg`` keys: ``scale`` (sigma of the amplitude factor), ``rotate_deg`` (max rotation),
-    ``time_warp`` (sigma of the local speed). Order: warp, rotate, scale. Unknown keys and
-    negative or absurd strengths are configuration errors (a typo must not switch an
-    augmentation off silently).
-    """
-    if not cfg:
-        return None
+def _strengths(cfg: Mapping[str, float], section: str) -> dict[str, float]:
+    """Checked strengths: unknown keys and negative or absurd values are configuration
+    errors (a typo must not switch an augmentation off silently)."""
     unknown = sorted(set(cfg) - set(AUGMENT_KEYS))
     if unknown:
-        raise ConfigError(f"augment: unknown option(s) {unknown}; known: {list(AUGMENT_KEYS)}")
+        raise ConfigError(f"{section}: unknown option(s) {unknown}; known: {list(AUGMENT_KEYS)}")
     limits = {"scale": 1.0, "rotate_deg": 180.0, "time_warp": 1.0}
     values: dict[str, float] = {}
     for key, value in cfg.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"augment.{key}: expected a number, got {value!r}")
+            raise ConfigError(f"{section}.{key}: expected a number, got {value!r}")
         if not 0 <= value <= limits[key] or (key == "scale" and value >= 1):
-            raise ConfigError(f"augment.{key}: must be in [0, {limits[key]}"
+            raise ConfigError(f"{section}.{key}: must be in [0, {limits[key]}"
                               f"{')' if key == 'scale' else ']'}, got {value}")
         values[key] = float(value)
+    return values
+
+
+def build_augment(cfg: Mapping[str, float] | None, section: str = "augment") -> Augment | None:
+    """Compose the augmentations switched on in ``cfg`` (strength 0 = off; None if none).
+
+    ``cfg`` keys: ``scale`` (sigma of the amplitude factor), ``rotate_deg`` (max rotation),
+    ``time_warp`` (sigma of the local speed). Order: warp, rotate, scale.
+    """
+    if not cfg:
+        return None
+    values = _strengths(cfg, section)
     steps: list[Augment] = []
     if values.get("time_warp", 0) > 0:
         steps.append(functools.partial(time_warp, sigma=values["time_warp"]))
@@ -148,5 +160,43 @@ def build_augment(cfg: Mapping[str, float] | None) -> Augment | None:
         for step in steps:
             x = step(x, rng)
         return x
+
+    return augment
+
+
+def build_skeleton_augment(cfg: Mapping[str, float] | None, body_joints: int,
+                           section: str = "teacher.augment") -> Augment | None:
+    """The teachers' augmentation of ``(B, 3, T, V)`` clips whose first ``body_joints``
+    nodes are the body (None if every strength is 0).
+
+    Same keys and order as :func:`build_augment`: ``time_warp`` warps every node with one
+    warp per clip; ``rotate_deg`` turns the body joints by one random rotation about the
+    origin (the centred body, with ``fuse.center``); ``scale`` multiplies them by one factor
+    per clip, uniform in [1-scale, 1+scale]. IMU nodes after the body are only warped.
+    """
+    values = _strengths(cfg or {}, section)
+    warp, max_deg, sigma = (values.get(k, 0.0) for k in ("time_warp", "rotate_deg", "scale"))
+    if warp <= 0 and max_deg <= 0 and sigma <= 0:
+        return None
+
+    def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != 4 or x.shape[1] != 3 or x.shape[3] < body_joints:
+            raise ValueError(f"skeleton augmentation expects (B, 3, T, V >= {body_joints}) "
+                             f"clips, got shape {x.shape}")
+        b, c, t, v = x.shape
+        out = x.astype(np.float32, copy=True)
+        if warp > 0:  # (B, V*3, T): every node's xyz is one triple of the 1-D warp
+            flat = out.transpose(0, 3, 1, 2).reshape(b, v * c, t)
+            out = time_warp(flat, rng, warp).reshape(b, v, c, t).transpose(0, 2, 3, 1).copy()
+        body = out[..., :body_joints]
+        if max_deg > 0:
+            r = random_rotations(b, max_deg, rng).astype(np.float32)
+            body = np.einsum("bij,bjtv->bitv", r, body)
+        if sigma > 0:
+            body = body * rng.uniform(1.0 - sigma, 1.0 + sigma, size=(b, 1, 1, 1)).astype(
+                np.float32)
+        out[..., :body_joints] = body
+        return out.astype(x.dtype, copy=False)
 
     return augment

@@ -131,19 +131,28 @@ def load_modality(modality: str, data: FusedData, params: dict[str, Any]) -> np.
 def prepare_student(model: nn.Module, modality: str, x: np.ndarray, train_idx: np.ndarray,
                     params: dict[str, Any]) -> dict[str, Any]:
     """Input statistics from the *training* clips only (stored in the model, so exports take
-    raw units), and the train-time augmentation of raw-accelerometer inputs."""
-    augment: dict[str, Any] = {}
+    raw units), and the model's train-time augmentation (:func:`input_augment`)."""
     if hasattr(model, "set_input_stats"):
         from crosskd.models.temporal_cnn import input_stats
 
         model.set_input_stats(*input_stats(x[train_idx]))
-    if modality == "inertial":
-        from crosskd.training.augment import build_augment
+    return input_augment(modality, x, params)
 
-        fn = build_augment(get(params, "student.augment", None))
-        if fn is not None:
-            augment[modality] = fn
-    return augment
+
+def input_augment(modality: str, x: np.ndarray, params: dict[str, Any]) -> dict[str, Any]:
+    """``{modality: augment}`` for a modality that has one switched on, else ``{}``: the
+    raw accelerometer (``student.augment``), the teachers' skeleton and fused clips
+    (``teacher.augment``; the fused clip's IMU nodes are not body joints)."""
+    from crosskd.training.augment import build_augment, build_skeleton_augment
+
+    fn = None
+    if modality == "inertial":
+        fn = build_augment(get(params, "student.augment", None), "student.augment")
+    elif modality in ("skeleton", "fused"):
+        imu_nodes = imu_node_count(get(params, "teacher.imu")) if modality == "fused" else 0
+        fn = build_skeleton_augment(get(params, "teacher.augment", None),
+                                    x.shape[3] - imu_nodes)
+    return {} if fn is None else {modality: fn}
 
 
 def check_input(spec: ModelSpec, model: nn.Module, x: np.ndarray, source: str) -> None:

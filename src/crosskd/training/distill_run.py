@@ -25,6 +25,7 @@ from crosskd.training.batches import PairedArrays
 from crosskd.training.builders import (
     check_input,
     fit_config,
+    input_augment,
     input_files,
     load_checked_model,
     load_fused_for,
@@ -73,6 +74,9 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     student = s_spec.build()
     augment = prepare_student(student, s_spec.modality, arrays[s_spec.modality], split.train,
                               params)
+    if schedule == "progressive":  # the teachers train here, as in train_teacher; frozen
+        for spec in t_specs:       # teachers see the clips they were trained for, unaltered
+            augment.update(input_augment(spec.modality, arrays[spec.modality], params))
     batches = PairedArrays(arrays, data.label, data.sample_id, augment)
     check_input(s_spec, student, arrays[s_spec.modality], str(fused_path))
     cfg = fit_config(params, "student", seed)
