@@ -181,12 +181,16 @@ def test_skeleton_rotation_is_rigid_for_the_body_and_leaves_imu_nodes():
     np.testing.assert_array_equal(out[..., 20:], x[..., 20:])
     assert not np.allclose(out[..., :20], x[..., :20])
     # one rotation per clip: every joint of every frame turned by the same matrix
-    flat_in = x[0, :, :, :20].reshape(3, -1)
-    flat_out = out[0, :, :, :20].reshape(3, -1)
-    r, *_ = np.linalg.lstsq(flat_in.T, flat_out.T, rcond=None)
-    np.testing.assert_allclose(flat_in.T @ r, flat_out.T, atol=1e-4)
-    np.testing.assert_allclose(r.T @ r, np.eye(3), atol=1e-4)
-    assert np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1))) <= 30 + 1e-3
+    mats = []
+    for i in range(len(x)):
+        flat_in, flat_out = x[i, :, :, :20].reshape(3, -1), out[i, :, :, :20].reshape(3, -1)
+        r, *_ = np.linalg.lstsq(flat_in.T, flat_out.T, rcond=None)
+        np.testing.assert_allclose(flat_in.T @ r, flat_out.T, atol=1e-4)
+        np.testing.assert_allclose(r.T @ r, np.eye(3), atol=1e-4)
+        assert np.linalg.det(r) > 0  # a rotation, not a reflection
+        assert np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1))) <= 30 + 1e-3
+        mats.append(r)
+    assert not np.allclose(mats[0], mats[1])  # each clip its own rotation
 
 
 def test_skeleton_scale_is_one_factor_per_clip():
@@ -202,13 +206,19 @@ def test_skeleton_scale_is_one_factor_per_clip():
 
 
 def test_skeleton_time_warp_moves_every_node_alike_and_keeps_ends():
+    """A clip whose value is t + 100 v + 10 c: the warp must move every node and channel by
+    the same positions (a linear signal interpolates exactly), and keep them apart."""
     b, t, v = 5, 40, 21
-    ramp = np.broadcast_to(np.arange(t, dtype=np.float32)[None, None, :, None], (b, 3, t, v))
-    out = build_skeleton_augment({"time_warp": 0.3}, 20)(ramp.copy(), np.random.default_rng(3))
-    pos = out[:, 0, :, 0]  # a ramp warped = the warp's sample positions
-    np.testing.assert_allclose(out, np.broadcast_to(pos[:, None, :, None], out.shape), atol=1e-5)
-    np.testing.assert_allclose(pos[:, [0, -1]], [[0, t - 1]] * b, atol=1e-5)
+    tt, cc, vv = np.arange(t)[None, None, :, None], np.arange(3)[None, :, None, None], \
+        np.arange(v)[None, None, None, :]
+    clip = np.broadcast_to(tt + 100.0 * vv + 10.0 * cc, (b, 3, t, v)).astype(np.float32)
+    out = build_skeleton_augment({"time_warp": 0.3}, 20)(clip, np.random.default_rng(3))
+    pos = out[:, 0, :, 0]  # node 0, channel 0: the warp's sample positions
+    expected = pos[:, None, :, None] + 100.0 * vv + 10.0 * cc
+    np.testing.assert_allclose(out, expected, atol=1e-3)
+    np.testing.assert_allclose(pos[:, [0, -1]], [[0, t - 1]] * b, atol=1e-4)
     assert np.all(np.diff(pos, axis=1) > 0) and not np.allclose(pos, np.arange(t))
+    assert not np.allclose(pos[0], pos[1])  # one warp per clip
 
 
 def test_skeleton_augment_is_deterministic_and_composes():

@@ -153,6 +153,24 @@ def test_student_step_leaves_progressive_teachers_untouched() -> None:
         assert all(p.grad is None for p in t.parameters())
 
 
+def test_progressive_teachers_train_augmented_but_predict_on_stored_clips() -> None:
+    """teacher_augment acts in the teachers' own epochs only: the targets the student
+    distils from are the teachers' outputs on the clips as stored, as with frozen teachers."""
+    task, student, teachers = _task(progressive=True)
+
+    def mark(x, rng):  # an "augmentation" the Recorder can see: sample index + 1000
+        x = x.copy()
+        x[:, 0] += 1000
+        return x
+
+    task.teacher_augment = {"sk": mark, "fu": mark}
+    task.train_epoch(_data(), np.arange(24), epoch=0, seed=0)
+    for t in teachers:  # 3 training batches, then 3 predicting batches for the student
+        train_ids, target_ids = sum(t.seen[:3], []), t.seen[3:]
+        assert sorted(train_ids) == list(range(1000, 1024))
+        assert target_ids == student.seen  # stored clips, the student's batches
+
+
 def test_k_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="distill.k"):
         student = Recorder()
@@ -303,12 +321,14 @@ def test_teacher_augmentation_where_teachers_train(tiny_project, monkeypatch) ->
     from crosskd.data.fused_h5 import read_fused
     from crosskd.training import augment as augment_module
     from crosskd.training.builders import teacher_spec
+    from crosskd.training.supervised import split_for
 
     root, base = tiny_project
     monkeypatch.chdir(root)
     params = copy.deepcopy(base)
     assert params["teacher"]["augment"]["rotate_deg"] > 0  # on by default (params.yaml)
     seen: list[tuple[int, int]] = []
+    clips: list[int] = []
     real = augment_module.build_skeleton_augment
 
     def spy(cfg, body_joints, section="teacher.augment"):
@@ -318,6 +338,7 @@ def test_teacher_augmentation_where_teachers_train(tiny_project, monkeypatch) ->
 
         def wrapped(x, rng):
             seen.append((x.shape[3], body_joints))
+            clips.append(len(x))
             return fn(x, rng)
         return wrapped
 
@@ -332,8 +353,15 @@ def test_teacher_augmentation_where_teachers_train(tiny_project, monkeypatch) ->
     seen.clear()
     distill_run(params, "kd", "pretrained", 0, "aug@kd")
     assert seen == []
+    clips.clear()
     distill_run(params, "acs", "progressive", 0, "aug@acs")
     assert set(seen) == {(joints, joints), (joints + 1, joints)}
+    # only in the teachers' own epochs: each teacher, each epoch, each training clip once
+    # (none in the student's epochs, whose targets are on the stored clips)
+    n_train, batch = len(split_for(params, data, 0).train), params["teacher"]["batch_size"]
+    per_epoch = n_train - (1 if n_train % batch == 1 else 0)  # a lone last clip is skipped
+    epochs = params["student"]["epochs"] * params["distill"]["k"]
+    assert sum(clips) == 2 * epochs * per_epoch
     seen.clear()
     params["teacher"]["augment"] = {"scale": 0, "rotate_deg": 0, "time_warp": 0}
     train_supervised(params, teacher_spec("sk", params, data), "teacher", 0, "aug@off")

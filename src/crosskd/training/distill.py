@@ -7,12 +7,15 @@
   always learns from the teachers' *current* state rather than their final one.
 
 Every batch carries all modalities of the same clips (:class:`PairedArrays`), so the
-teachers' predictions the loss compares with are for exactly the student's clips.
+teachers' predictions the loss compares with are for exactly the student's clips. Those
+predictions are always on the clips as stored: a progressive teacher's augmentation
+(``teacher_augment``) is applied only in its own training epochs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +25,7 @@ from torch import nn
 from crosskd.errors import ConfigError
 from crosskd.losses import DistillLoss
 from crosskd.models.output import ModelOutput
-from crosskd.training.batches import PairedArrays
+from crosskd.training.batches import Augment, PairedArrays
 from crosskd.training.loop import SupervisedTask, check_finite, predict_logits
 from crosskd.training.optim import OptimConfig, build_optimizer, build_scheduler, step
 from crosskd.training.seeding import epoch_seed
@@ -37,7 +40,8 @@ class DistillTask:
                  teachers: Sequence[nn.Module], teacher_modalities: Sequence[str],
                  loss: DistillLoss, optim: OptimConfig, epochs: int, batch_size: int, *,
                  teacher_tasks: Sequence[SupervisedTask] | None = None, k: int = 1,
-                 cache_teachers: bool = True) -> None:
+                 cache_teachers: bool = True,
+                 teacher_augment: Mapping[str, Augment] | None = None) -> None:
         if len(teachers) != len(teacher_modalities):
             raise ValueError("one modality per teacher")
         if k < 1:
@@ -46,6 +50,7 @@ class DistillTask:
         self.teachers, self.teacher_modalities = list(teachers), list(teacher_modalities)
         self.loss, self.batch_size, self.k = loss, batch_size, k
         self.teacher_tasks = list(teacher_tasks or [])
+        self.teacher_augment = dict(teacher_augment or {})  # progressive teachers' epochs only
         self.optim = optim
         self.optimizer = build_optimizer([*student.parameters(), *loss.parameters()], optim)
         self.scheduler = build_scheduler(self.optimizer, optim, epochs)
@@ -75,10 +80,17 @@ class DistillTask:
     def train_epoch(self, data: PairedArrays, indices: np.ndarray, epoch: int,
                     seed: int) -> dict[str, float]:
         metrics: dict[str, float] = {}
+        # Each teacher trains on its own modality with its own augmentation; the student
+        # epoch below keeps ``data`` (the student's augmentation only), so its targets are
+        # the teachers' outputs on the stored clips.
+        teacher_data = {t.modality: replace(data, arrays={t.modality: data.arrays[t.modality]},
+                                            augment={k: v for k, v in self.teacher_augment.items()
+                                                     if k == t.modality})
+                        for t in self.teacher_tasks}
         for sub_epoch in range(self.k if self.progressive else 0):
             t_epoch = epoch * self.k + sub_epoch
             for i, task in enumerate(self.teacher_tasks):
-                m = task.train_epoch(data, indices, t_epoch,
+                m = task.train_epoch(teacher_data[task.modality], indices, t_epoch,
                                      epoch_seed(seed, t_epoch, 2 + i))  # own order per epoch
                 metrics[f"teacher{i}_loss"] = m["loss"]
                 metrics[f"teacher{i}_train_accuracy"] = m["train_accuracy"]
@@ -133,7 +145,7 @@ class FrozenTeacherOutputs:
     """Every frozen teacher's output for a set of clips, computed once and gathered by index.
 
     A teacher in eval mode without gradients gives the same output for a clip every epoch
-    (teacher inputs are never augmented), so recomputing it is waste: with the compact
+    (the targets are always on the stored clips), so recomputing it is waste: with the compact
     student a kd epoch took 3.07 s without the cache and 0.39 s with it (BENCHMARKS.md).
     Feature maps are kept only for losses that use them (``DistillLoss.uses_maps``), which
     bounds the memory to logits + embeddings.

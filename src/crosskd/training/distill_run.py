@@ -74,13 +74,10 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     student = s_spec.build()
     augment = prepare_student(student, s_spec.modality, arrays[s_spec.modality], split.train,
                               params)
-    if schedule == "progressive":  # the teachers train here, as in train_teacher; frozen
-        for spec in t_specs:       # teachers see the clips they were trained for, unaltered
-            augment.update(input_augment(spec.modality, arrays[spec.modality], params))
     batches = PairedArrays(arrays, data.label, data.sample_id, augment)
     check_input(s_spec, student, arrays[s_spec.modality], str(fused_path))
     cfg = fit_config(params, "student", seed)
-    teacher_tasks = None
+    teacher_tasks, teacher_augment = None, {}
     if schedule == "pretrained":
         teachers = []
         for spec in t_specs:
@@ -96,6 +93,8 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
                                         cfg.epochs * int(get(params, "distill.k")),
                                         t_cfg.batch_size, smoothing)
                          for s, t in zip(t_specs, teachers, strict=True)]
+        for spec in t_specs:  # as in train_teacher, in the teachers' own epochs only
+            teacher_augment.update(input_augment(spec.modality, arrays[spec.modality], params))
     loss = build_loss(method, weights, options, student=FeatureDims.of_model(student),
                       teachers=[FeatureDims.of_model(t) for t in teachers],
                       label_smoothing=float(get(params, "student.label_smoothing", 0.0)))
@@ -103,7 +102,8 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
                        [s.modality for s in t_specs], loss, optim_config(params, "student"),
                        cfg.epochs, cfg.batch_size, teacher_tasks=teacher_tasks,
                        k=int(get(params, "distill.k")),
-                       cache_teachers=bool(get(params, "distill.cache_teacher_outputs", True)))
+                       cache_teachers=bool(get(params, "distill.cache_teacher_outputs", True)),
+                       teacher_augment=teacher_augment)
     run_params = {"variant": variant, "method": method, "schedule": schedule, "seed": seed,
                   "weights": weights, "options": options, "teachers": kinds,
                   "k": get(params, "distill.k"), "student": get(params, "student"),
