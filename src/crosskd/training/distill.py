@@ -80,17 +80,10 @@ class DistillTask:
     def train_epoch(self, data: PairedArrays, indices: np.ndarray, epoch: int,
                     seed: int) -> dict[str, float]:
         metrics: dict[str, float] = {}
-        # Each teacher trains on its own modality with its own augmentation; the student
-        # epoch below keeps ``data`` (the student's augmentation only), so its targets are
-        # the teachers' outputs on the stored clips.
-        teacher_data = {t.modality: replace(data, arrays={t.modality: data.arrays[t.modality]},
-                                            augment={k: v for k, v in self.teacher_augment.items()
-                                                     if k == t.modality})
-                        for t in self.teacher_tasks}
         for sub_epoch in range(self.k if self.progressive else 0):
             t_epoch = epoch * self.k + sub_epoch
             for i, task in enumerate(self.teacher_tasks):
-                m = task.train_epoch(teacher_data[task.modality], indices, t_epoch,
+                m = task.train_epoch(self._teacher_data(data, task.modality), indices, t_epoch,
                                      epoch_seed(seed, t_epoch, 2 + i))  # own order per epoch
                 metrics[f"teacher{i}_loss"] = m["loss"]
                 metrics[f"teacher{i}_train_accuracy"] = m["train_accuracy"]
@@ -98,6 +91,14 @@ class DistillTask:
         metrics.update(self._student_epoch(data, indices, epoch, seed))
         self.events.append(("student", epoch))
         return metrics
+
+    def _teacher_data(self, data: PairedArrays, modality: str) -> PairedArrays:
+        """A progressive teacher's view of ``data``: its modality, its augmentation. The
+        student epoch keeps ``data`` (the student's augmentation only), so the targets it
+        distils from are the teachers' outputs on the stored clips."""
+        fn = self.teacher_augment.get(modality)
+        return replace(data, arrays={modality: data.arrays[modality]},
+                       augment={modality: fn} if fn is not None else {})
 
     def _student_epoch(self, data: PairedArrays, indices: np.ndarray, epoch: int,
                        seed: int) -> dict[str, float]:
