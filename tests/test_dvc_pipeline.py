@@ -171,6 +171,11 @@ def test_pipeline_with_each_dataset_switched_in(project, dataset: str, layout_jo
         assert (trained["val_clips"], trained["selected_epoch"]) == (0, 2)
         distilled = json.loads((root / "metrics/distill/acs_progressive_s0.json").read_text())
         assert distilled["val_accuracy"] is None and distilled["selected_epoch"] == 2
+        # No validation split: every plot still renders (the val_* fields exist, empty).
+        plots = json.loads(_run([*dvc, "plots", "show", "--json"], root, env))
+        assert "errors" not in plots
+        assert all(plots["data"][name] for name in ("training curves (validation accuracy)",
+                                                    "training curves (training loss)"))
     else:
         assert trained["val_clips"] > 0
     deploy = json.loads((root / "metrics/deploy.json").read_text())

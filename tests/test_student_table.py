@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
@@ -185,4 +186,11 @@ def test_student_table_refit_trains_on_the_whole_training_side(tmp_path, monkeyp
         assert train["selected_epoch"] == train["epochs"]
     distilled = json.loads((work / "metrics/distill/fitnet_s0.json").read_text())
     assert distilled["selected_epoch"] == 2 and distilled["val_accuracy"] is None
+    # The curves keep their val_* columns, empty: `dvc plots` needs the field in every file.
+    for curve in ("plots/train/student_baseline_s0.csv", "plots/distill/fitnet_s0.csv"):
+        with open(work / curve, newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert [int(r["epoch"]) for r in rows] == [1, 2]
+        assert all(r["val_accuracy"] == r["val_loss"] == "" and float(r["loss"]) > 0
+                   for r in rows)
     assert distilled["test_clips"] == int(np.isin(data.subject, [2, 4]).sum())

@@ -37,7 +37,7 @@ from crosskd.training.builders import (
     teacher_spec,
 )
 from crosskd.training.distill import SCHEDULES, DistillTask
-from crosskd.training.loop import SupervisedTask, discard_checkpoints, fit
+from crosskd.training.loop import CURVE_COLUMNS, SupervisedTask, discard_checkpoints, fit
 from crosskd.training.metrics import summary
 from crosskd.training.outputs import peak_memory_mb, write_csv, write_json
 from crosskd.training.seeding import seed_everything
@@ -136,7 +136,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
             "peak_memory_mb": round(peak_memory_mb(), 1),
         }
         write_json(paths.distill_metrics(variant, seed), metrics)
-        write_csv(paths.distill_curve(variant, seed), result.history)
+        write_csv(paths.distill_curve(variant, seed), result.history, CURVE_COLUMNS)
         tracker.log_metrics({"test_accuracy": test["accuracy"],
                              "test_macro_f1": test["macro_f1"], "test_clips": len(y)})
         tracker.log_artifact(paths.distill_curve(variant, seed), "curves")

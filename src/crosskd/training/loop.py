@@ -108,6 +108,14 @@ def check_finite(loss: torch.Tensor, where: str) -> None:
                             "is kept. Lower the learning rate or check the inputs for NaNs.")
 
 
+# What validate() reports, in this order.
+VAL_METRICS = ("val_loss", "val_accuracy", "val_macro_f1")
+# Columns every per-epoch curve CSV has, so `dvc plots` finds its fields in every run: a
+# refit (no validation split) leaves the val_* cells empty instead of dropping the columns,
+# which would make dvc fail the whole plot, the other runs' curves included.
+CURVE_COLUMNS = ("epoch", "loss", "train_accuracy", *VAL_METRICS)
+
+
 def _score(val: dict[str, float]) -> tuple[float, float, float]:
     # Selection: validation accuracy, then macro F1, then lower validation loss.
     return (val["val_accuracy"], val["val_macro_f1"], -val["val_loss"])
@@ -118,8 +126,8 @@ def validate(task: Task, data: PairedArrays, indices: np.ndarray, num_classes: i
     logits = task.predict(data, indices)
     y = torch.as_tensor(data.labels[indices])
     s = summary(y.numpy(), logits.argmax(1).numpy(), num_classes)
-    return {"val_loss": float(F.cross_entropy(logits, y)), "val_accuracy": s["accuracy"],
-            "val_macro_f1": s["macro_f1"]}
+    values = (float(F.cross_entropy(logits, y)), s["accuracy"], s["macro_f1"])
+    return dict(zip(VAL_METRICS, values, strict=True))
 
 
 def config_hash(obj: Any) -> str:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import resource
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,11 @@ def write_json(path: str | Path, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    fields: list[str] = []
+def write_csv(path: str | Path, rows: list[dict[str, Any]],
+              columns: Sequence[str] = ()) -> None:
+    """Rows as CSV; ``columns`` come first and always exist (empty cells where a row lacks
+    them), every other key of any row follows in first-seen order."""
+    fields: list[str] = list(columns)
     for row in rows:
         fields += [k for k in row if k not in fields]
     buf = io.StringIO()

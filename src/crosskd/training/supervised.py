@@ -23,7 +23,7 @@ from crosskd.training.builders import (
     prepare_student,
     save_model,
 )
-from crosskd.training.loop import FitResult, SupervisedTask, discard_checkpoints, fit
+from crosskd.training.loop import CURVE_COLUMNS, FitResult, SupervisedTask, discard_checkpoints, fit
 from crosskd.training.outputs import peak_memory_mb, write_csv, write_json
 from crosskd.training.seeding import seed_everything
 from crosskd.training.splits import split_from_params
@@ -75,7 +75,7 @@ def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed
             "train_clips": len(split.train), "val_clips": len(split.val),
         }
         write_json(paths.train_metrics(spec.name, seed), summary)
-        write_csv(paths.train_curve(spec.name, seed), result.history)
+        write_csv(paths.train_curve(spec.name, seed), result.history, CURVE_COLUMNS)
         tracker.log_metrics({f"selected_{k}": v for k, v in summary.items()
                              if isinstance(v, int | float)})
         tracker.log_artifact(model_path, "model")
