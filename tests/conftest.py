@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,22 @@ def utd_real() -> Path:
     root = SHARED / "datasets" / "utd_mhad"
     _shared_or_skip(root / "Inertial", "real UTD-MHAD copy")
     return root
+
+
+def module_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+               name: str) -> Path:
+    """A temporary folder for a module-scoped fixture, removed when its module ends with no
+    failure (kept for a look otherwise): the DVC and distillation projects hold hundreds of
+    MB, and CI's disk is not large."""
+    path = tmp_path_factory.mktemp(name)
+    failed_before = request.session.testsfailed
+
+    def _remove_if_passed() -> None:
+        if request.session.testsfailed == failed_before:
+            shutil.rmtree(path, ignore_errors=True)
+
+    request.addfinalizer(_remove_if_passed)
+    return path
 
 
 def _shared_or_skip(path: Path, what: str) -> Path:

@@ -25,7 +25,7 @@ from crosskd.training.distill_run import distill_run
 from crosskd.training.loop import SupervisedTask
 from crosskd.training.optim import OptimConfig
 from crosskd.training.supervised import train_supervised
-from tests.conftest import base_params
+from tests.conftest import base_params, module_dir
 
 K = 3
 
@@ -179,9 +179,9 @@ def test_k_must_be_positive() -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny_project(tmp_path_factory) -> tuple[Path, dict]:
+def tiny_project(request, tmp_path_factory) -> tuple[Path, dict]:
     """A tiny synthetic dataset fused and rendered, with fast settings, in a temp cwd."""
-    root = tmp_path_factory.mktemp("distill")
+    root = module_dir(request, tmp_path_factory, "distill")
     params = base_params(data__actions=[1, 22, 27], synthetic__subjects=2)
     params = apply_profile(params)
     params["fuse"].update(skeleton_frames=16, inertial_steps=32)
@@ -190,6 +190,7 @@ def tiny_project(tmp_path_factory) -> tuple[Path, dict]:
     params["student"].update(epochs=2, batch_size=8)
     params["train"]["validation"]["fraction"] = 0.3
     params["mlflow"]["tracking_uri"] = f"sqlite:///{root / 'mlflow.db'}"
+    params["mlflow"]["log_models"] = False  # six ResNet18 copies would take 260 MB
     cwd = Path.cwd()
     import os
 
@@ -232,6 +233,8 @@ def test_short_distillation_runs_end_to_end(tiny_project, monkeypatch) -> None:
     assert {"d@acs-pretrained", "d@acs-progressive", "train_teacher@fu-0"} <= stages
     prog = next(r for r in runs if r.data.tags.get("stage") == "d@acs-progressive")
     assert "teacher0_loss" in prog.data.metrics and "test_accuracy" in prog.data.metrics
+    # Curves are logged; the model files stay in models/ only (mlflow.log_models off).
+    assert [a.path for a in client.list_artifacts(prog.info.run_id)] == ["curves"]
     with pytest.raises(ConfigError, match="unknown distillation method 'dkd'"):
         distill_run(params, "dkd", "pretrained", 0, "x")
     # A teacher trained for another protocol may have seen this run's test clips: refused.

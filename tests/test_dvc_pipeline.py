@@ -15,7 +15,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from crosskd.config import load_params
-from tests.conftest import REPO
+from tests.conftest import REPO, module_dir
 
 pytestmark = pytest.mark.slow
 
@@ -27,9 +27,9 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+def project(request, tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """A copy of the project's pipeline files in a fresh git repo with DVC initialised."""
-    root = tmp_path_factory.mktemp("proj")
+    root = module_dir(request, tmp_path_factory, "proj")
     for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(REPO / name, root / name)
     # Fewer epochs than the default (30): every stage still runs for real, in a third of
@@ -37,6 +37,8 @@ def project(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     params = yaml.safe_load((root / "params.yaml").read_text())
     for section in ("teacher", "student"):
         params["profiles"]["fast"][section]["epochs"] = 10
+    # DVC caches every model; MLflow's copies (45 MB per ResNet18 run) only cost disk here.
+    params["mlflow"]["log_models"] = False
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for keep in ("metrics/eval/.gitkeep", "metrics/distill/.gitkeep"):  # tracked, like here
         (root / keep).parent.mkdir(parents=True, exist_ok=True)

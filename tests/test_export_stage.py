@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from mlflow.tracking import MlflowClient
 
 from crosskd.config import apply_profile
 from crosskd.data.fetch import fetch_dataset
@@ -82,6 +83,12 @@ def test_deploy_report_matches_pytorch(exported, monkeypatch) -> None:
     k, emb = 5, int(params["student"]["embedding_dim"])
     convs = k * (32 * 3 * 8 + 16 * 8 * 16 + 8 * 16 * 16)
     assert report["macs"] == convs + 16 * emb + emb * 3
+    # The training run logged its model file to MLflow (mlflow.log_models, on by default).
+    client = MlflowClient(tracking_uri=params["mlflow"]["tracking_uri"])
+    train = client.search_runs([client.get_experiment_by_name("crosskd").experiment_id],
+                               "tags.stage = 'train_student@0'")[0]
+    assert [a.path for a in client.list_artifacts(train.info.run_id, "model")] == [
+        "model/model.pt"]
 
 
 def test_stream_metadata_rate_is_window_over_clip_duration(exported, monkeypatch) -> None:

@@ -50,6 +50,19 @@ def test_parent_and_child_runs_written_and_read_back(store, tmp_path: Path) -> N
     assert arts == ["curves/curve.csv"]
 
 
+def test_model_files_logged_unless_log_models_is_off(store, tmp_path: Path) -> None:
+    params, uri = store
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    with stage_run(params, "train_student@0") as on:
+        on.log_model_file(tmp_path / "model.pt")
+    params["mlflow"]["log_models"] = False
+    with stage_run(params, "train_student@1") as off:
+        off.log_model_file(tmp_path / "model.pt")
+    client = MlflowClient(tracking_uri=uri)
+    assert [a.path for a in client.list_artifacts(on.run_id, "model")] == ["model/model.pt"]
+    assert client.list_artifacts(off.run_id) == []
+
+
 def test_failed_stage_marks_run_failed_and_exp_name_tags(store, monkeypatch) -> None:
     params, uri = store
     monkeypatch.setenv("DVC_EXP_NAME", "brisk-lamb")

@@ -82,8 +82,8 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
 class StageRun:
     """A child run for one stage; methods are no-ops when tracking is off."""
 
-    def __init__(self, client: Any | None, run_id: str | None) -> None:
-        self.client, self.run_id = client, run_id
+    def __init__(self, client: Any | None, run_id: str | None, log_models: bool = True) -> None:
+        self.client, self.run_id, self.log_models = client, run_id, log_models
 
     @property
     def enabled(self) -> bool:
@@ -117,6 +117,12 @@ class StageRun:
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         if self.enabled:
             _retry(lambda: self.client.log_artifact(self.run_id, str(path), artifact_path))
+
+    def log_model_file(self, path: str | Path) -> None:
+        """A trained model's file under ``model/``, unless ``mlflow.log_models`` is off (DVC
+        caches every model anyway; MLflow's copy is for fetching one from the UI)."""
+        if self.log_models:
+            self.log_artifact(path, "model")
 
 
 def _parent_key(params_file: Path) -> tuple[str, dict[str, str]]:
@@ -159,7 +165,7 @@ def stage_run(params: dict[str, Any], stage: str, *, params_file: str | Path = "
                                           tags={PARENT_KEY_TAG: key, **tags}).info.run_id
     child = _retry(lambda: client.create_run(exp_id, run_name=stage, tags={
         "mlflow.parentRunId": parent_id, "stage": stage, **tags}))
-    run = StageRun(client, child.info.run_id)
+    run = StageRun(client, child.info.run_id, bool(get(params, "mlflow.log_models", True)))
     if log_params:
         run.log_params(log_params)
     status = "FAILED"

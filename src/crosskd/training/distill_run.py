@@ -140,7 +140,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
         tracker.log_metrics({"test_accuracy": test["accuracy"],
                              "test_macro_f1": test["macro_f1"], "test_clips": len(y)})
         tracker.log_artifact(paths.distill_curve(variant, seed), "curves")
-        tracker.log_artifact(paths.model_file(s_spec.name, seed), "model")
+        tracker.log_model_file(paths.model_file(s_spec.name, seed))
     discard_checkpoints(paths.checkpoint_dir(s_spec.name, seed))
     log.info("%s seed %d: test accuracy %.4f, macro F1 %.4f (selected epoch %d)", variant,
              seed, test["accuracy"], test["macro_f1"], result.best_epoch)

@@ -78,7 +78,7 @@ def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed
         write_csv(paths.train_curve(spec.name, seed), result.history, CURVE_COLUMNS)
         tracker.log_metrics({f"selected_{k}": v for k, v in summary.items()
                              if isinstance(v, int | float)})
-        tracker.log_artifact(model_path, "model")
+        tracker.log_model_file(model_path)
         tracker.log_artifact(paths.train_curve(spec.name, seed), "curves")
     discard_checkpoints(paths.checkpoint_dir(spec.name, seed))
     val = result.val_accuracy
