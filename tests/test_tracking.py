@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from crosskd.errors import ConfigError
 from crosskd.tracking import PARENT_KEY_TAG, project_root, resolve_uri, stage_run
 
 
@@ -61,6 +62,10 @@ def test_model_files_logged_unless_log_models_is_off(store, tmp_path: Path) -> N
     client = MlflowClient(tracking_uri=uri)
     assert [a.path for a in client.list_artifacts(on.run_id, "model")] == ["model/model.pt"]
     assert client.list_artifacts(off.run_id) == []
+    params["mlflow"]["log_models"] = "no"
+    with pytest.raises(ConfigError, match="mlflow.log_models must be true or false, got 'no'"):
+        with stage_run(params, "train_student@2"):
+            pass
 
 
 def test_failed_stage_marks_run_failed_and_exp_name_tags(store, monkeypatch) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from crosskd.config import get
+from crosskd.errors import ConfigError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -143,6 +144,10 @@ def stage_run(params: dict[str, Any], stage: str, *, params_file: str | Path = "
     if not get(params, "mlflow.enabled", True):
         yield StageRun(None, None)
         return
+    log_models = get(params, "mlflow.log_models", True)
+    if not isinstance(log_models, bool):
+        raise ConfigError(f"params.yaml: mlflow.log_models must be true or false, got "
+                          f"{log_models!r}")
     from filelock import FileLock
     from mlflow.tracking import MlflowClient
 
@@ -165,7 +170,7 @@ def stage_run(params: dict[str, Any], stage: str, *, params_file: str | Path = "
                                           tags={PARENT_KEY_TAG: key, **tags}).info.run_id
     child = _retry(lambda: client.create_run(exp_id, run_name=stage, tags={
         "mlflow.parentRunId": parent_id, "stage": stage, **tags}))
-    run = StageRun(client, child.info.run_id, bool(get(params, "mlflow.log_models", True)))
+    run = StageRun(client, child.info.run_id, log_models)
     if log_params:
         run.log_params(log_params)
     status = "FAILED"
