@@ -45,6 +45,14 @@ def test_teacher_and_student_specs() -> None:
     assert (sk.modality, sk.kwargs["imu_nodes"]) == ("skeleton", 0)
     assert (fu.modality, fu.kwargs["imu_nodes"]) == ("fused", 1)
     assert student_spec(params, data).kwargs["num_classes"] == 2
+    params["student"]["model"] = "temporal_cnn"
+    params["student"]["temporal_cnn"].update(convs_per_block=3, residual=True)
+    spec = student_spec(params, data)
+    assert (spec.kwargs["convs_per_block"], spec.kwargs["residual"]) == (3, True)
+    assert build_model(spec.model, **spec.kwargs).blocks[0].shortcut is not None
+    params["student"]["temporal_cnn"]["convs_per_block"] = 0
+    with pytest.raises(ConfigError, match="student.temporal_cnn.convs_per_block"):
+        student_spec(params, data)
     with pytest.raises(ConfigError, match="unknown teacher 'rgb'"):
         teacher_spec("rgb", params, data)
     params["student"]["model"] = "mobilenet"

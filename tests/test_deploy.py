@@ -176,6 +176,34 @@ def test_count_macs_and_parameters():
     assert count_parameters(model) == sum(p.numel() for p in model.parameters())
 
 
+def test_residual_student_exports(tmp_path: Path):
+    """The residual blocks (a sum and a 1x1 shortcut) survive export and quantisation."""
+    torch.manual_seed(0)
+    x, _ = windows_of(20, seed=4)
+    model = build_model("temporal_cnn", num_classes=3, channels=[8, 16, 16], embedding_dim=16,
+                        convs_per_block=2, residual=True)
+    model.set_input_stats(*input_stats(x))
+    model.train()
+    with torch.no_grad():  # BN running statistics that are not the identity
+        for _ in range(5):
+            model(torch.from_numpy(x))
+    model.eval()
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).logits.numpy()
+    fp32 = export_onnx(model, torch.from_numpy(x[:1]), tmp_path / "r.onnx", metadata=META)
+    np.testing.assert_allclose(onnx_logits(open_session(fp32), x), ref, atol=FP32_LOGIT_ATOL,
+                               rtol=0)
+    int8 = quantize_int8(fp32, tmp_path / "r.int8.onnx", x)
+    q = onnx_logits(open_session(int8), x)
+    assert q.shape == ref.shape and np.isfinite(q).all()
+    assert any(n.op_type == "QuantizeLinear" for n in onnx.load(int8).graph.node)
+    # MACs count the shortcut convs too: 3 -> 8 and 8 -> 16, at lengths 64 and 32
+    plain = build_model("temporal_cnn", num_classes=3, channels=[8, 16, 16], embedding_dim=16,
+                        convs_per_block=2)
+    example = torch.from_numpy(x[:1])
+    assert count_macs(model, example) - count_macs(plain, example) == 64 * 8 * 3 + 32 * 16 * 8
+
+
 # ----------------------------------------------------------------------------- predict CLI
 
 

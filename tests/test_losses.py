@@ -564,3 +564,20 @@ def test_real_teachers_get_no_gradient(name):
     loss(s_out, t_outs, torch.tensor([0, 2]))["total"].backward()
     assert all(p.grad is None for t in teachers for p in t.parameters())
     assert all(p.grad is not None for p in student.parameters())
+
+
+@pytest.mark.parametrize("name", sorted(ALL_METHODS))
+def test_every_method_trains_a_residual_temporal_cnn(name):
+    """student.temporal_cnn.residual: the real model's maps feed every loss, and the
+    gradient reaches every block's convolutions and shortcuts."""
+    torch.manual_seed(0)
+    model = build_model("temporal_cnn", num_classes=K, channels=[8, 16, 32], embedding_dim=12,
+                        convs_per_block=2, residual=True)
+    student = model(torch.randn(B, 3, 32))
+    teachers = [gcn_teacher(20), gcn_teacher(21)]
+    weights = dict.fromkeys(loss_class(name).weight_names, 1.0)
+    loss = build_loss(name, weights, **dims(student, teachers))
+    loss(student, teachers, torch.tensor([0, 1, 2, 3]))["total"].backward()
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv1d)]
+    assert len(convs) == 2 * 3 + 3  # two per block, a 1x1 shortcut at each width change
+    assert all(m.weight.grad is not None and m.weight.grad.abs().sum() > 0 for m in convs)

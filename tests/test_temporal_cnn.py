@@ -139,3 +139,63 @@ def test_reference_sizes():
                         embedding_dim=256)
     assert 25_000 < sum(p.numel() for p in small.parameters()) < 30_000
     assert 1_200_000 < sum(p.numel() for p in large.parameters()) < 1_400_000
+
+
+RESIDUAL = {"channels": [8, 16, 16], "kernel_size": 5, "embedding_dim": 12, "convs_per_block": 3,
+            "residual": True}
+
+
+def test_residual_shapes_maps_and_gradients():
+    model = build_model("temporal_cnn", num_classes=5, **RESIDUAL)
+    out = model(torch.randn(4, 3, 64))
+    assert out.logits.shape == (4, 5)
+    assert {k: v.shape for k, v in out.maps.items()} == {
+        "block1": (4, 8, 32), "block2": (4, 16, 16), "block3": (4, 16, 16)}
+    assert FeatureDims.of_model(model) == FeatureDims.of_output(out)
+    (out.logits.sum() + out.embedding.sum()).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, f"no gradient for {name}"
+    # 3 convs per block; a 1x1 shortcut only where the width changes (3->8, 8->16)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv1d)]
+    assert sorted(m.kernel_size[0] for m in convs) == [1, 1] + [5] * 9
+
+
+def test_residual_block_adds_its_input():
+    """With the body's last BN zeroed, a block is relu(shortcut(x)) pooled: the shortcut is
+    really summed in (identity where the width is kept)."""
+    model = build_model("temporal_cnn", num_classes=3, **RESIDUAL).eval()
+    for block in model.blocks:
+        last_bn = [m for m in block.body if isinstance(m, torch.nn.BatchNorm1d)][-1]
+        torch.nn.init.zeros_(last_bn.weight)
+        torch.nn.init.zeros_(last_bn.bias)
+    x = torch.randn(2, 16, 16)
+    torch.testing.assert_close(model.blocks[2](x), torch.relu(x))  # 16 -> 16, no pool
+    x8 = torch.randn(2, 8, 32)
+    expected = torch.nn.functional.max_pool1d(torch.relu(model.blocks[1].shortcut(x8)), 2)
+    torch.testing.assert_close(model.blocks[1](x8), expected)
+
+
+def test_plain_blocks_keep_their_state_dict_keys():
+    """Models trained before `residual` existed still load: plain blocks are unchanged."""
+    model = build_model("temporal_cnn", num_classes=3, channels=[4, 6], convs_per_block=2)
+    keys = [k for k in model.state_dict() if k.startswith("blocks.0.")]
+    assert keys[:2] == ["blocks.0.0.weight", "blocks.0.1.weight"]
+    assert "blocks.0.3.weight" in keys  # the second conv of the block
+    one = build_model("temporal_cnn", num_classes=3, channels=[4, 6])
+    assert [k for k in one.state_dict() if k.startswith("blocks.1.")][0] == "blocks.1.0.weight"
+
+
+@pytest.mark.parametrize(("channels", "convs", "expected"), [
+    ([32, 64, 128, 128, 256], 2, 933_787), ([64, 128, 128], 3, 543_131)])
+def test_residual_reference_sizes_fit_the_budget(channels: list, convs: int, expected: int):
+    """The residual candidates of BENCHMARKS.md (27 classes, fc0 256): under 1/10 of the
+    GAF ResNet18's 11,310,410 parameters."""
+    model = build_model("temporal_cnn", num_classes=27, channels=channels,
+                        convs_per_block=convs, residual=True, embedding_dim=256)
+    n = sum(p.numel() for p in model.parameters())
+    assert n == expected and n < 11_310_410 / 10
+
+
+def test_convs_per_block_must_be_positive():
+    with pytest.raises(ConfigError, match="convs_per_block"):
+        build_model("temporal_cnn", num_classes=3, **{**RESIDUAL, "convs_per_block": 0})

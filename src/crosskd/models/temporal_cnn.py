@@ -10,7 +10,9 @@ Blocks: ``Conv1d(k, 'same') - BN - ReLU - MaxPool`` (depth = ``len(channels)``),
 average pool over time, ``fc0`` (Linear + ReLU: the semantic embedding compared with the
 teachers') and the classifier ``fc``. ``separable=True`` makes every block after the first
 depthwise-separable (depthwise conv k + pointwise 1x1): about k times fewer weights per
-block for the same width, the usual trade for watch-class models.
+block for the same width, the usual trade for watch-class models. ``convs_per_block`` and
+``residual`` turn the blocks into those of the time-series ResNet (Wang et al. 2017: several
+conv-BN layers per block, a 1x1-conv shortcut where the width changes, ReLU after the sum).
 """
 
 from __future__ import annotations
@@ -44,20 +46,50 @@ def input_stats(windows: np.ndarray | Tensor, min_std: float = 1e-3) -> tuple[np
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def _block(c_in: int, c_out: int, kernel: int, pool: int, separable: bool) -> nn.Sequential:
+def _conv(c_in: int, c_out: int, kernel: int, separable: bool) -> list[nn.Module]:
     pad = kernel // 2
     if separable:
-        convs: list[nn.Module] = [
-            nn.Conv1d(c_in, c_in, kernel, padding=pad, groups=c_in, bias=False),
-            nn.Conv1d(c_in, c_out, 1, bias=False),
-        ]
-    else:
-        convs = [nn.Conv1d(c_in, c_out, kernel, padding=pad, bias=False)]
-    layers = [*convs, nn.BatchNorm1d(c_out), nn.ReLU(inplace=True)]
-    if pool > 1:
-        # ceil_mode: a short input never pools to length 0 (any L >= 1 is accepted).
-        layers.append(nn.MaxPool1d(pool, ceil_mode=True))
-    return nn.Sequential(*layers)
+        return [nn.Conv1d(c_in, c_in, kernel, padding=pad, groups=c_in, bias=False),
+                nn.Conv1d(c_in, c_out, 1, bias=False)]
+    return [nn.Conv1d(c_in, c_out, kernel, padding=pad, bias=False)]
+
+
+def _conv_bn_relu(c_in: int, c_out: int, kernel: int, separable: bool, convs: int
+                  ) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for i in range(convs):
+        layers += [*_conv(c_in if i == 0 else c_out, c_out, kernel, separable),
+                   nn.BatchNorm1d(c_out), nn.ReLU(inplace=True)]
+    return layers
+
+
+def _pool(pool: int) -> list[nn.Module]:
+    # ceil_mode: a short input never pools to length 0 (any L >= 1 is accepted).
+    return [nn.MaxPool1d(pool, ceil_mode=True)] if pool > 1 else []
+
+
+class _ResidualBlock(nn.Module):
+    """The time-series ResNet block: (conv - BN - ReLU) x n without the last ReLU, plus the
+    input (through a 1x1 conv - BN where the width changes), ReLU, then the max-pool."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, pool: int, separable: bool,
+                 convs: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*_conv_bn_relu(c_in, c_out, kernel, separable, convs)[:-1])
+        self.shortcut = (nn.Identity() if c_in == c_out else nn.Sequential(
+            nn.Conv1d(c_in, c_out, 1, bias=False), nn.BatchNorm1d(c_out)))
+        self.pool = nn.Sequential(*_pool(pool))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pool(torch.relu(self.body(x) + self.shortcut(x)))
+
+
+def _block(c_in: int, c_out: int, kernel: int, pool: int, separable: bool, convs: int = 1,
+           residual: bool = False) -> nn.Module:
+    if residual:
+        return _ResidualBlock(c_in, c_out, kernel, pool, separable, convs)
+    # A plain Sequential keeps the state_dict keys of models trained before `residual`.
+    return nn.Sequential(*_conv_bn_relu(c_in, c_out, kernel, separable, convs), *_pool(pool))
 
 
 @register_model("temporal_cnn")
@@ -74,6 +106,8 @@ class TemporalCNN(nn.Module):
         embedding_dim: width of fc0 / the semantic embedding (PSKD: the teacher's width).
         dropout: dropout before the classifier (0 = none).
         separable: depthwise-separable convolutions after the first block.
+        convs_per_block: conv - BN - ReLU layers per block.
+        residual: a shortcut around each block's convs (time-series ResNet).
 
     ``maps``: ``"block1"``.. ``(B, channels[i], L_i)``, each block's output after its pool.
     """
@@ -88,6 +122,8 @@ class TemporalCNN(nn.Module):
         embedding_dim: int = 128,
         dropout: float = 0.0,
         separable: bool = False,
+        convs_per_block: int = 1,
+        residual: bool = False,
     ) -> None:
         super().__init__()
         channels = [int(c) for c in channels]
@@ -107,6 +143,8 @@ class TemporalCNN(nn.Module):
         if len(pool) != len(channels) or (pool and min(pool) < 1):
             problems.append(f"one pool factor >= 1 per block (got {pool} for {len(channels)} "
                             "blocks)")
+        if convs_per_block < 1:
+            problems.append(f"convs_per_block >= 1 (got {convs_per_block})")
         if not 0.0 <= dropout < 1.0:
             problems.append(f"0 <= dropout < 1 (got {dropout})")
         if problems:
@@ -118,7 +156,8 @@ class TemporalCNN(nn.Module):
         blocks = []
         c_in = in_channels
         for i, (c_out, p) in enumerate(zip(channels, pool, strict=True)):
-            blocks.append(_block(c_in, c_out, kernel_size, p, separable and i > 0))
+            blocks.append(_block(c_in, c_out, kernel_size, p, separable and i > 0,
+                                 int(convs_per_block), bool(residual)))
             c_in = c_out
         self.blocks = nn.ModuleList(blocks)
         self.fc0 = nn.Sequential(nn.Linear(c_in, embedding_dim), nn.ReLU(inplace=True))

@@ -87,7 +87,10 @@ def student_spec(params: dict[str, Any], data: FusedData, name: str = "student_b
                     "in_channels": 3 if tc["channels"] == "acc" else 6,
                     "channels": list(tc["widths"]), "kernel_size": int(tc["kernel_size"]),
                     "embedding_dim": positive_int(params, "student.embedding_dim"),
-                    "dropout": float(tc["dropout"]), "separable": bool(tc["separable"])},
+                    "dropout": float(tc["dropout"]), "separable": bool(tc["separable"]),
+                    "convs_per_block": positive_int(params,
+                                                    "student.temporal_cnn.convs_per_block"),
+                    "residual": bool(tc["residual"])},
             modality="inertial",
         )
     return ModelSpec(
