@@ -19,6 +19,7 @@ import onnx
 import pytest
 import torch
 
+from crosskd.deploy.ensemble import SeedEnsemble
 from crosskd.deploy.export import (
     FP32_LOGIT_ATOL,
     INT8_ACCURACY_TOLERANCE,
@@ -28,8 +29,10 @@ from crosskd.deploy.export import (
     export_onnx,
     profile,
     quantize_int8,
+    stem_nodes,
 )
 from crosskd.deploy.predict import main, onnx_logits, open_session
+from crosskd.errors import ExportError
 from crosskd.models import build_model
 from crosskd.models.temporal_cnn import input_stats
 
@@ -174,6 +177,57 @@ def test_count_macs_and_parameters():
     # block 2: depthwise 32 x 4 x 5 + pointwise 32 x 6 x 4
     assert count_macs(sep, torch.randn(1, 3, 64)) == 64 * 4 * 15 + 32 * 4 * 5 + 32 * 24 + 45
     assert count_parameters(model) == sum(p.numel() for p in model.parameters())
+
+
+def _conv_weight_sources(path: Path) -> list[str]:
+    """For each Conv in graph order: the op that makes its weight ('' for an initializer)."""
+    graph = onnx.load(str(path)).graph
+    made_by = {o: n.op_type for n in graph.node for o in n.output}
+    return [made_by.get(n.input[1], "") for n in graph.node if n.op_type == "Conv"]
+
+
+def test_float_stem_keeps_the_first_block_in_float(deployed: dict, tmp_path: Path):
+    """deploy.int8_float_stem: the nodes up to the first MaxPool (input standardisation,
+    block 1) stay float; every later conv is quantised as before; the file still agrees."""
+    stem = stem_nodes(onnx.load(str(deployed["fp32"])))
+    ops = {n.name: n.op_type for n in onnx.load(str(deployed["fp32"])).graph.node}
+    assert ops[stem[-1]] == "MaxPool" and [ops[n] for n in stem].count("Conv") == 1
+    assert _conv_weight_sources(deployed["int8"]) == ["DequantizeLinear"] * 3
+    int8 = quantize_int8(deployed["fp32"], tmp_path / "stem.onnx", deployed["x_test"],
+                         float_stem=True)
+    assert _conv_weight_sources(int8) == ["", "DequantizeLinear", "DequantizeLinear"]
+    meta = {p.key: p.value for p in onnx.load(str(int8)).metadata_props}
+    assert json.loads(meta["quantization"])["float_stem"] is True
+    lf = onnx_logits(open_session(deployed["fp32"]), deployed["x_test"])
+    lq = onnx_logits(open_session(int8), deployed["x_test"])
+    assert (lf.argmax(1) == lq.argmax(1)).mean() >= 0.90
+
+
+def test_float_stem_of_a_seed_ensemble_is_every_members_first_block(tmp_path: Path):
+    x, _ = windows_of(4, seed=7)
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        m = build_model("temporal_cnn", num_classes=3, channels=[4, 6, 6], embedding_dim=4)
+        m.set_input_stats(*input_stats(x))
+        members.append(m.eval())
+    fp32 = export_onnx(SeedEnsemble(members).eval(), torch.from_numpy(x[:1]),
+                       tmp_path / "ens.onnx", metadata=META)
+    ops = {n.name: n.op_type for n in onnx.load(str(fp32)).graph.node}
+    stem = [ops[n] for n in stem_nodes(onnx.load(str(fp32)))]
+    assert stem.count("MaxPool") == 2 and stem.count("Conv") == 2 and "Gemm" not in stem
+    int8 = quantize_int8(fp32, tmp_path / "ens.int8.onnx", x, float_stem=True)
+    assert sorted(_conv_weight_sources(int8)) == ["", ""] + ["DequantizeLinear"] * 4
+
+
+def test_float_stem_needs_a_pooled_first_block(tmp_path: Path):
+    model = build_model("temporal_cnn", num_classes=3, channels=[4, 4], pool=[1, 1],
+                        embedding_dim=4).eval()
+    x, _ = windows_of(2, seed=6)
+    fp32 = export_onnx(model, torch.from_numpy(x[:1]), tmp_path / "flat.onnx", metadata=META)
+    with pytest.raises(ExportError, match=r"flat.onnx: no MaxPool"):
+        quantize_int8(fp32, tmp_path / "flat.int8.onnx", x, float_stem=True)
+    assert not (tmp_path / "flat.int8.onnx").exists()
 
 
 def test_residual_student_exports(tmp_path: Path):

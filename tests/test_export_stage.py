@@ -71,6 +71,7 @@ def test_deploy_report_matches_pytorch(exported, monkeypatch) -> None:
     assert report["fp32"]["agreement_with_pytorch"] == 1.0
     assert report["fp32"]["accuracy"] == pytest.approx(report["pytorch_accuracy"])
     assert report["int8"]["accuracy_drop"] <= params["deploy"]["int8_accuracy_tolerance"]
+    assert report["int8_float_stem"] is False  # the default: the whole graph in int8
     for kind, name in (("fp32", "student.onnx"), ("int8", "student.int8.onnx")):
         f = root / "models/deploy" / name
         assert report[kind]["bytes"] == f.stat().st_size
@@ -140,6 +141,10 @@ def test_stage_checks_fail_loudly(exported, monkeypatch) -> None:
         export_run(params)
     # The files that passed stay; nothing half-checked replaces them.
     assert {p.name: p.read_bytes() for p in (root / "models/deploy").iterdir()} == before
+    params = copy.deepcopy(base)
+    params["deploy"]["int8_float_stem"] = "yes"
+    with pytest.raises(ConfigError, match="deploy.int8_float_stem must be true or false"):
+        export_run(params)
     params = copy.deepcopy(base)
     params["deploy"]["model"] = "distill_nothing"
     with pytest.raises(DataError, match="models/distill_nothing/s0/model.pt: no trained model"):

@@ -66,6 +66,13 @@ def choice(params: dict[str, Any], key: str, options: list[str] | tuple[str, ...
     return value
 
 
+def boolean(params: dict[str, Any], key: str, default: Any = _MISSING) -> bool:
+    value = get(params, key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"params.yaml: {key} must be true or false, got {value!r}")
+    return value
+
+
 def positive_int(params: dict[str, Any], key: str) -> int:
     value = get(params, key)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:

@@ -18,8 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from crosskd.config import get
-from crosskd.errors import ConfigError
+from crosskd.config import boolean, get
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -144,10 +143,7 @@ def stage_run(params: dict[str, Any], stage: str, *, params_file: str | Path = "
     if not get(params, "mlflow.enabled", True):
         yield StageRun(None, None)
         return
-    log_models = get(params, "mlflow.log_models", True)
-    if not isinstance(log_models, bool):
-        raise ConfigError(f"params.yaml: mlflow.log_models must be true or false, got "
-                          f"{log_models!r}")
+    log_models = boolean(params, "mlflow.log_models", True)
     from filelock import FileLock
     from mlflow.tracking import MlflowClient
 

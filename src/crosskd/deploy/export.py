@@ -48,6 +48,7 @@ from torch import Tensor, nn
 
 from crosskd.atomic import atomic_path
 from crosskd.deploy.predict import INPUT_NAME, OUTPUT_NAME, onnx_logits, open_session
+from crosskd.errors import ExportError
 
 FP32_LOGIT_ATOL = 1e-4
 INT8_ACCURACY_TOLERANCE = 0.03
@@ -129,15 +130,36 @@ class _WindowReader(CalibrationDataReader):
         self.pos = 0
 
 
+def stem_nodes(model: onnx.ModelProto, path: str | Path = "model") -> list[str]:
+    """Names of the nodes with no MaxPool upstream of them, the MaxPools that end them
+    included: the input standardisation and the first block of either student (of every
+    member, in a seed ensemble's graph). ONNX lists nodes in topological order."""
+    names, after_pool, pools = [], set(), 0
+    for node in model.graph.node:
+        if any(i in after_pool for i in node.input):
+            after_pool.update(node.output)
+            continue
+        names.append(node.name)
+        if node.op_type == "MaxPool":
+            pools += 1
+            after_pool.update(node.output)
+    if not pools:
+        raise ExportError(f"{path}: no MaxPool ends a first block, so there is no stem to keep "
+                          "in float (deploy.int8_float_stem)")
+    return names
+
+
 def quantize_int8(fp32_path: str | Path, int8_path: str | Path, calibration: np.ndarray, *,
                   batch_size: int = 64, per_channel: bool = True,
-                  method: str = "minmax") -> Path:
+                  method: str = "minmax", float_stem: bool = False) -> Path:
     """Static int8 quantisation (QDQ; int8 weights per output channel, uint8 activations).
 
     Activation ranges are calibrated on ``calibration`` ``(N, C, L)`` raw *training*
     windows (never test windows). ``method``: minmax | percentile | entropy. uint8
-    activations with int8 weights (U8S8) is onnxruntime's fast x86 CPU path. The fp32
-    file's metadata_props are carried over, plus ``quantization``.
+    activations with int8 weights (U8S8) is onnxruntime's fast x86 CPU path.
+    ``float_stem`` keeps the stem (:func:`stem_nodes`) in float, the usual mixed-precision
+    fix for a model whose first layers do not survive int8 (the residual temporal CNN,
+    BENCHMARKS.md). The fp32 file's metadata_props are carried over, plus ``quantization``.
     """
     methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
                "entropy": CalibrationMethod.Entropy}
@@ -157,16 +179,19 @@ def quantize_int8(fp32_path: str | Path, int8_path: str | Path, calibration: np.
     metadata = {p.key: p.value for p in fp32_proto.metadata_props}
     metadata["quantization"] = json.dumps(
         {"format": "QDQ", "weights": "int8", "activations": "uint8",
-         "per_channel": per_channel, "calibration": method, "calibration_windows": len(windows)})
+         "per_channel": per_channel, "calibration": method, "calibration_windows": len(windows),
+         "float_stem": float_stem})
     int8_path = Path(int8_path)
     with tempfile.TemporaryDirectory() as tmpdir, atomic_path(int8_path) as tmp:
         pre, raw = Path(tmpdir) / "pre.onnx", Path(tmpdir) / "int8.onnx"
         # onnxruntime's recommended pre-pass (shape inference + graph optimisation).
         quant_pre_process(str(fp32_path), str(pre))
+        exclude = stem_nodes(onnx.load(str(pre)), fp32_path) if float_stem else []
         quantize_static(
             str(pre), str(raw), reader, quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             per_channel=per_channel, calibrate_method=methods[method],
+            nodes_to_exclude=exclude,
         )
         proto = onnx.load(str(raw))
         _set_metadata(proto, metadata)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from crosskd.config import get, positive_int
+from crosskd.config import boolean, get, positive_int
 from crosskd.data.datasets import resolve_protocol
 from crosskd.data.fused_h5 import INERTIAL_CHANNELS, FusedData, read_clip_seconds
 from crosskd.deploy.ensemble import SeedEnsemble
@@ -122,6 +122,7 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
                           f"{list(CALIBRATIONS)}")
     atol = float(get(params, "deploy.fp32_logit_atol"))
     tolerance = float(get(params, "deploy.int8_accuracy_tolerance"))
+    float_stem = boolean(params, "deploy.int8_float_stem")
     torch.set_num_threads(int(get(params, "train.threads")))
 
     data, fused_path = load_fused_for(params)
@@ -156,7 +157,7 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
     fp32_path = export_onnx(model, torch.as_tensor(x[:1]), staging / "student.onnx",
                             metadata=meta)
     int8_path = quantize_int8(fp32_path, staging / "student.int8.onnx", calibration,
-                              method=method)
+                              method=method, float_stem=float_stem)
 
     exported = (("fp32", fp32_path), ("int8", int8_path))
     evals = {kind: evaluate_onnx(path, x_test, y_test) for kind, path in exported}
@@ -180,7 +181,8 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
     if drop > tolerance:
         raise ExportError(f"{int8_path}: int8 test accuracy {files['int8']['accuracy']:.4f} is "
                           f"{drop:.4f} below PyTorch's {torch_acc:.4f} (> deploy."
-                          f"int8_accuracy_tolerance {tolerance:g}); try deploy.calibration")
+                          f"int8_accuracy_tolerance {tolerance:g}); try deploy.int8_float_stem "
+                          "or deploy.calibration")
     report = {
         "model": name, "seeds": seeds, "ensemble": len(seeds) > 1,
         "architecture": spec.model, "modality": spec.modality,
@@ -190,6 +192,7 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
         "int8_to_fp32_size": round(files["int8"]["bytes"] / files["fp32"]["bytes"], 4),
         "tolerance": {"fp32_logit_atol": atol, "int8_accuracy_drop": tolerance},
         "calibration": {"method": method, "windows": n_cal, "from": "training clips"},
+        "int8_float_stem": float_stem,
         "stream": {k: meta[k] for k in ("input", "window", "hop", "rate") if k in meta},
         "machine": {"cpu": platform.processor() or platform.machine(), "threads": threads},
     }
