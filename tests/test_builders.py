@@ -53,6 +53,9 @@ def test_teacher_and_student_specs() -> None:
     params["student"]["temporal_cnn"]["convs_per_block"] = 0
     with pytest.raises(ConfigError, match="student.temporal_cnn.convs_per_block"):
         student_spec(params, data)
+    params["student"]["temporal_cnn"].update(convs_per_block=1, residual="false")
+    with pytest.raises(ConfigError, match="student.temporal_cnn.residual must be true or false"):
+        student_spec(params, data)
     with pytest.raises(ConfigError, match="unknown teacher 'rgb'"):
         teacher_spec("rgb", params, data)
     params["student"]["model"] = "mobilenet"

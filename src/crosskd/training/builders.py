@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from crosskd.config import choice, get, positive_int
+from crosskd.config import boolean, choice, get, positive_int
 from crosskd.data.datasets import resolve_protocol
 from crosskd.data.fused_h5 import FusedData, read_fused
 from crosskd.data.fusion import fused_teacher_input, imu_node_count
@@ -87,10 +87,11 @@ def student_spec(params: dict[str, Any], data: FusedData, name: str = "student_b
                     "in_channels": 3 if tc["channels"] == "acc" else 6,
                     "channels": list(tc["widths"]), "kernel_size": int(tc["kernel_size"]),
                     "embedding_dim": positive_int(params, "student.embedding_dim"),
-                    "dropout": float(tc["dropout"]), "separable": bool(tc["separable"]),
+                    "dropout": float(tc["dropout"]),
+                    "separable": boolean(params, "student.temporal_cnn.separable"),
                     "convs_per_block": positive_int(params,
                                                     "student.temporal_cnn.convs_per_block"),
-                    "residual": bool(tc["residual"])},
+                    "residual": boolean(params, "student.temporal_cnn.residual")},
             modality="inertial",
         )
     return ModelSpec(
