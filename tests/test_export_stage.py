@@ -25,7 +25,7 @@ from crosskd.data.fused_h5 import read_clip_seconds, read_fused
 from crosskd.data.utd_mhad import INERTIAL_RATE_HZ, read_utd_mhad
 from crosskd.deploy.export import evaluate_onnx
 from crosskd.deploy.predict import main as predict_main
-from crosskd.deploy.stage import REPORT, export_run
+from crosskd.deploy.stage import REPORT, export_run, float_stem_for
 from crosskd.errors import ConfigError, DataError, ExportError
 from crosskd.evaluation import test_predictions as held_out_predictions
 from crosskd.training.builders import load_modality, load_model, student_spec
@@ -71,7 +71,12 @@ def test_deploy_report_matches_pytorch(exported, monkeypatch) -> None:
     assert report["fp32"]["agreement_with_pytorch"] == 1.0
     assert report["fp32"]["accuracy"] == pytest.approx(report["pytorch_accuracy"])
     assert report["int8"]["accuracy_drop"] <= params["deploy"]["int8_accuracy_tolerance"]
-    assert report["int8_float_stem"] is False  # the default: the whole graph in int8
+    # params.yaml's default per architecture: the temporal CNN keeps its stem in float.
+    assert params["deploy"]["int8_float_stem"]["temporal_cnn"] is True
+    assert report["int8_float_stem"] is True
+    quantization = {p.key: p.value for p in onnx.load(
+        str(root / "models/deploy/student.int8.onnx")).metadata_props}["quantization"]
+    assert json.loads(quantization)["float_stem"] is True
     for kind, name in (("fp32", "student.onnx"), ("int8", "student.int8.onnx")):
         f = root / "models/deploy" / name
         assert report[kind]["bytes"] == f.stat().st_size
@@ -137,14 +142,25 @@ def test_stage_checks_fail_loudly(exported, monkeypatch) -> None:
     params = copy.deepcopy(base)
     params["deploy"]["int8_accuracy_tolerance"] = -1.0  # no file can pass
     before = {p.name: p.read_bytes() for p in (root / "models/deploy").iterdir()}
-    with pytest.raises(ExportError, match=r"int8 test accuracy .*deploy\.int8_accuracy_tolerance"):
+    with pytest.raises(ExportError, match=r"int8 test accuracy .*deploy\.int8_accuracy_tolerance"
+                       r"[^;]*; try deploy\.calibration$"):
+        export_run(params)
+    # The whole graph in int8 (this architecture's entry off): the refusal names the switch.
+    params["deploy"]["int8_float_stem"] = {"temporal_cnn": False, "gaf_resnet18": True}
+    with pytest.raises(ExportError, match=r"try deploy\.int8_float_stem\.temporal_cnn: true or"):
         export_run(params)
     # The files that passed stay; nothing half-checked replaces them.
     assert {p.name: p.read_bytes() for p in (root / "models/deploy").iterdir()} == before
-    params = copy.deepcopy(base)
-    params["deploy"]["int8_float_stem"] = "yes"
-    with pytest.raises(ConfigError, match="deploy.int8_float_stem must be true or false"):
-        export_run(params)
+    for value, message in (
+            ("yes", "deploy.int8_float_stem must be true or false"),
+            ({"temporal_cnn": "yes", "gaf_resnet18": False},
+             "deploy.int8_float_stem.temporal_cnn must be true or false"),
+            ({"gaf_resnet18": True}, "has no entry for 'temporal_cnn'"),
+            ({"temporal_cnn": True, "temporal_cn": True}, r"unknown models \['temporal_cn'\]")):
+        params = copy.deepcopy(base)
+        params["deploy"]["int8_float_stem"] = value
+        with pytest.raises(ConfigError, match=message):
+            export_run(params)
     params = copy.deepcopy(base)
     params["deploy"]["model"] = "distill_nothing"
     with pytest.raises(DataError, match="models/distill_nothing/s0/model.pt: no trained model"):
@@ -153,6 +169,18 @@ def test_stage_checks_fail_loudly(exported, monkeypatch) -> None:
     params["train"]["protocol"] = "trial_split"
     with pytest.raises(DataError, match="made for"):
         export_run(params)
+
+
+def test_float_stem_for_reads_one_boolean_or_one_per_architecture() -> None:
+    per_arch = {"deploy": {"int8_float_stem": {"temporal_cnn": True, "gaf_resnet18": False}}}
+    assert float_stem_for(per_arch, "temporal_cnn") is True
+    assert float_stem_for(per_arch, "gaf_resnet18") is False
+    for flag in (True, False):
+        one = {"deploy": {"int8_float_stem": flag}}
+        assert float_stem_for(one, "temporal_cnn") is flag
+        assert float_stem_for(one, "gaf_resnet18") is flag
+    with pytest.raises(ConfigError, match="missing parameter 'deploy.int8_float_stem'"):
+        float_stem_for({"deploy": {}}, "temporal_cnn")
 
 
 def test_predict_refuses_a_gaf_model(tmp_path, capsys) -> None:

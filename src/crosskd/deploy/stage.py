@@ -41,6 +41,7 @@ from crosskd.deploy.export import (
     quantize_int8,
 )
 from crosskd.errors import ConfigError, DataError, ExportError
+from crosskd.models.registry import model_names
 from crosskd.tracking import stage_run
 from crosskd.training import paths
 from crosskd.training.batches import PairedArrays
@@ -88,6 +89,24 @@ def deploy_seeds(params: dict[str, Any]) -> list[int]:
     return sorted(seeds)  # [1, 0] is the same ensemble as [0, 1]
 
 
+def float_stem_for(params: dict[str, Any], architecture: str) -> bool:
+    """``deploy.int8_float_stem`` for a student of ``architecture``: one boolean for every
+    student, or a mapping with one per architecture (params.yaml's default: the temporal CNN's
+    stem in float, the GAF ResNet18 whole in int8; BENCHMARKS.md)."""
+    key = "deploy.int8_float_stem"
+    value = get(params, key)
+    if not isinstance(value, dict):
+        return boolean(params, key)
+    unknown = sorted(set(value) - set(model_names()))
+    if unknown:
+        raise ConfigError(f"params.yaml: {key} names unknown models {unknown}; known: "
+                          f"{model_names()}")
+    if architecture not in value:
+        raise ConfigError(f"params.yaml: {key} has no entry for {architecture!r}, the "
+                          "architecture of the student being exported")
+    return boolean(params, f"{key}.{architecture}")
+
+
 def load_members(params: dict[str, Any], name: str, seeds: list[int], data: FusedData
                  ) -> tuple[ModelSpec, list[nn.Module]]:
     """The trained models ``name`` of ``seeds``, each checked against this pipeline, all of
@@ -122,11 +141,11 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
                           f"{list(CALIBRATIONS)}")
     atol = float(get(params, "deploy.fp32_logit_atol"))
     tolerance = float(get(params, "deploy.int8_accuracy_tolerance"))
-    float_stem = boolean(params, "deploy.int8_float_stem")
     torch.set_num_threads(int(get(params, "train.threads")))
 
     data, fused_path = load_fused_for(params)
     spec, members = load_members(params, name, seeds, data)
+    float_stem = float_stem_for(params, spec.model)
     model = members[0] if len(members) == 1 else SeedEnsemble(members).eval()
     protocol = resolve_protocol(params)
     dataset = get(params, "data.dataset")
@@ -181,8 +200,9 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
     if drop > tolerance:
         raise ExportError(f"{int8_path}: int8 test accuracy {files['int8']['accuracy']:.4f} is "
                           f"{drop:.4f} below PyTorch's {torch_acc:.4f} (> deploy."
-                          f"int8_accuracy_tolerance {tolerance:g}); try deploy.int8_float_stem "
-                          "or deploy.calibration")
+                          f"int8_accuracy_tolerance {tolerance:g}); try "
+                          + ("deploy.calibration" if float_stem else
+                             f"deploy.int8_float_stem.{spec.model}: true or deploy.calibration"))
     report = {
         "model": name, "seeds": seeds, "ensemble": len(seeds) > 1,
         "architecture": spec.model, "modality": spec.modality,
