@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -237,6 +238,10 @@ def test_short_distillation_runs_end_to_end(tiny_project, monkeypatch) -> None:
     assert [a.path for a in client.list_artifacts(prog.info.run_id)] == ["curves"]
     with pytest.raises(ConfigError, match="unknown distillation method 'dkd'"):
         distill_run(params, "dkd", "pretrained", 0, "x")
+    bad = copy.deepcopy(params)
+    bad["distill"]["cache_teacher_outputs"] = "false"  # not silently on
+    with pytest.raises(ConfigError, match="distill.cache_teacher_outputs must be true or false"):
+        distill_run(bad, "kd", "pretrained", 0, "x")
     # A teacher trained for another protocol may have seen this run's test clips: refused.
     from crosskd.data.datasets import resolve_protocol
     from crosskd.training.checkpoint import load_checkpoint, save_checkpoint

@@ -121,6 +121,8 @@ def test_param_errors(mini_utd: Path, tmp_path: Path) -> None:
         fuse_dataset(_params(fuse__skeleton_frames=0), mini_utd, tmp_path / "x.h5")
     with pytest.raises(ConfigError, match="unknown dataset"):
         fuse_dataset(_params(data__dataset="kinetics"), mini_utd, tmp_path / "x.h5")
+    with pytest.raises(ConfigError, match="fuse.rotate must be true or false, got 'false'"):
+        fuse_dataset(_params(fuse__rotate="false"), mini_utd, tmp_path / "x.h5")
     assert not (tmp_path / "x.h5").exists()
 
 

@@ -66,6 +66,10 @@ def test_model_files_logged_unless_log_models_is_off(store, tmp_path: Path) -> N
     with pytest.raises(ConfigError, match="mlflow.log_models must be true or false, got 'no'"):
         with stage_run(params, "train_student@2"):
             pass
+    params["mlflow"]["enabled"] = "no"  # not silently on (a non-empty string is truthy)
+    with pytest.raises(ConfigError, match="mlflow.enabled must be true or false, got 'no'"):
+        with stage_run(params, "train_student@3"):
+            pass
 
 
 def test_failed_stage_marks_run_failed_and_exp_name_tags(store, monkeypatch) -> None:

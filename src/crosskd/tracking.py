@@ -140,7 +140,7 @@ def _parent_key(params_file: Path) -> tuple[str, dict[str, str]]:
 def stage_run(params: dict[str, Any], stage: str, *, params_file: str | Path = "params.yaml",
               log_params: dict[str, Any] | None = None) -> Iterator[StageRun]:
     """Open a child run named ``stage`` under this pipeline run's parent."""
-    if not get(params, "mlflow.enabled", True):
+    if not boolean(params, "mlflow.enabled", True):
         yield StageRun(None, None)
         return
     log_models = boolean(params, "mlflow.log_models", True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from crosskd.config import choice, get, positive_int
+from crosskd.config import boolean, choice, get, positive_int
 from crosskd.data.datasets import ReadReport, get_dataset
 from crosskd.data.fetch import resolve_actions
 from crosskd.data.fused_h5 import INERTIAL_CHANNELS, FusedData, write_fused
@@ -61,7 +61,7 @@ def fuse_dataset(params: dict[str, Any], raw_root: str | Path, out_path: str | P
     actions = resolve_actions(spec, get(params, "data.actions"))
     on_bad = choice(params, "fuse.on_bad_clip", ("error", "skip"))
     center = choice(params, "fuse.center", CENTER_MODES)
-    rotate = bool(get(params, "fuse.rotate"))
+    rotate = boolean(params, "fuse.rotate")
     t_s = positive_int(params, "fuse.skeleton_frames")
     t_i = positive_int(params, "fuse.inertial_steps")
 

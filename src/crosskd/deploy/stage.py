@@ -97,10 +97,10 @@ def float_stem_for(params: dict[str, Any], architecture: str) -> bool:
     value = get(params, key)
     if not isinstance(value, dict):
         return boolean(params, key)
-    unknown = sorted(set(value) - set(model_names()))
+    known = model_names()
+    unknown = sorted(set(value) - set(known))
     if unknown:
-        raise ConfigError(f"params.yaml: {key} names unknown models {unknown}; known: "
-                          f"{model_names()}")
+        raise ConfigError(f"params.yaml: {key} names unknown models {unknown}; known: {known}")
     if architecture not in value:
         raise ConfigError(f"params.yaml: {key} has no entry for {architecture!r}, the "
                           "architecture of the student being exported")

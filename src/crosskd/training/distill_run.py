@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from crosskd.config import get
+from crosskd.config import boolean, get
 from crosskd.data.datasets import resolve_protocol
 from crosskd.data.manifest import sha256_file
 from crosskd.errors import ConfigError
@@ -58,6 +58,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     if schedule not in SCHEDULES:
         raise ConfigError(f"unknown schedule {schedule!r}; known: {list(SCHEDULES)}")
     variant = variant_name(method, schedule)
+    cache_teachers = boolean(params, "distill.cache_teacher_outputs", True)
     weights = get(params, f"distill.weights.{method}")
     options = get(params, f"distill.options.{method}", {}) or {}
     torch.set_num_threads(int(get(params, "train.threads")))
@@ -102,7 +103,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
                        [s.modality for s in t_specs], loss, optim_config(params, "student"),
                        cfg.epochs, cfg.batch_size, teacher_tasks=teacher_tasks,
                        k=int(get(params, "distill.k")),
-                       cache_teachers=bool(get(params, "distill.cache_teacher_outputs", True)),
+                       cache_teachers=cache_teachers,
                        teacher_augment=teacher_augment)
     run_params = {"variant": variant, "method": method, "schedule": schedule, "seed": seed,
                   "weights": weights, "options": options, "teachers": kinds,
