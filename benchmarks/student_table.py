@@ -33,6 +33,8 @@ from typing import Any
 
 import yaml
 
+from crosskd.config import parse_yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -65,12 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    raw = yaml.safe_load(args.params.read_text())
+    raw = parse_yaml(args.params.read_text())
     for item in args.overrides:
         key, sep, value = item.partition("=")
         if not sep:
             raise SystemExit(f"-S {item!r}: expected KEY=VALUE")
-        set_dotted(raw, key, yaml.safe_load(value))
+        set_dotted(raw, key, parse_yaml(value))
     set_dotted(raw, "train.protocol", args.protocol)
     set_dotted(raw, "mlflow.enabled", False)
     fused = args.fused.resolve()

@@ -7,10 +7,10 @@ from crosskd.config import get
 from crosskd.data.fuse import fuse_dataset
 
 parser = stage_parser(__doc__)
-parser.add_argument("--raw-root", default="data/raw")
+parser.add_argument("--raw-root", default="data/raw", help="folder holding <dataset>/ from fetch")
 parser.add_argument("--skeleton-root", default="data/skeletons",
                     help="the skeletons stage's output (used by datasets without skeletons)")
-parser.add_argument("--out-dir", default="data/fused")
+parser.add_argument("--out-dir", default="data/fused", help="folder that gets <dataset>.h5")
 
 
 def main(args, params):

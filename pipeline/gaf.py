@@ -7,8 +7,10 @@ from crosskd.config import get, positive_int
 from crosskd.data.gaf import gaf_dataset
 
 parser = stage_parser(__doc__)
-parser.add_argument("--fused-dir", default="data/fused")
-parser.add_argument("--out-dir", default="data/gaf")
+parser.add_argument("--fused-dir", default="data/fused",
+                    help="folder holding <dataset>.h5 from fuse")
+parser.add_argument("--out-dir", default="data/gaf",
+                    help="folder that gets <dataset>.h5 of GAF images")
 
 
 def main(args, params):

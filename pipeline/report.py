@@ -7,8 +7,9 @@ from crosskd.cli import run_stage, stage_parser
 from crosskd.report import write_report
 
 parser = stage_parser(__doc__)
-parser.add_argument("--json", default="metrics/ablation.json")
-parser.add_argument("--markdown", default="reports/ablation.md")
+parser.add_argument("--json", default="metrics/ablation.json",
+                    help="the table as JSON (DVC metrics)")
+parser.add_argument("--markdown", default="reports/ablation.md", help="the table as Markdown")
 
 
 def main(args, params):

@@ -9,8 +9,8 @@ from crosskd.config import get
 from crosskd.data.skeletons import skeletons_stage
 
 parser = stage_parser(__doc__)
-parser.add_argument("--raw-root", default="data/raw")
-parser.add_argument("--out-dir", default="data/skeletons")
+parser.add_argument("--raw-root", default="data/raw", help="folder holding <dataset>/ from fetch")
+parser.add_argument("--out-dir", default="data/skeletons", help="folder that gets <dataset>/")
 parser.add_argument("--cache-dir", default=".cache/pose",
                     help="per-video pose cache (outside DVC outputs, survives re-runs)")
 

@@ -1,4 +1,5 @@
-"""Stage train_student: the student on accelerometer GAF images, cross-entropy only."""
+"""Stage train_student: the student baseline (student.model: GAF ResNet18 or the temporal CNN on
+the raw accelerometer), cross-entropy only."""
 
 import sys
 
@@ -9,7 +10,7 @@ from crosskd.training.builders import student_spec
 from crosskd.training.supervised import train_supervised
 
 parser = stage_parser(__doc__)
-parser.add_argument("--seed", type=int, required=True)
+parser.add_argument("--seed", type=int, required=True, help="training seed (one of train.seeds)")
 
 
 def main(args, params):

@@ -9,8 +9,9 @@ from crosskd.training.builders import TEACHERS, teacher_spec
 from crosskd.training.supervised import train_supervised
 
 parser = stage_parser(__doc__)
-parser.add_argument("--teacher", required=True, choices=sorted(TEACHERS))
-parser.add_argument("--seed", type=int, required=True)
+parser.add_argument("--teacher", required=True, choices=sorted(TEACHERS),
+                    help="sk: skeleton only; fu: skeleton fused with the IMU")
+parser.add_argument("--seed", type=int, required=True, help="training seed (one of train.seeds)")
 
 
 def main(args, params):

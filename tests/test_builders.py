@@ -8,13 +8,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from crosskd.config import apply_profile, load_params
 from crosskd.data.fused_h5 import FusedData
 from crosskd.errors import ConfigError, DataError
 from crosskd.models import build_model
-from crosskd.training.builders import ModelSpec, check_input, student_spec, teacher_spec
+from crosskd.training.builders import (
+    ModelSpec,
+    check_input,
+    load_checked_model,
+    load_model,
+    save_model,
+    student_spec,
+    teacher_spec,
+)
 from tests.conftest import REPO, base_params
 
 
@@ -76,14 +85,43 @@ def test_shape_mismatch_between_file_and_model_is_named() -> None:
         check_input(gaf, gaf.build(), np.zeros((2, 1, 32, 32), np.float32), "gaf.h5")
 
 
+def test_damaged_or_misplaced_model_files_are_named(tmp_path: Path) -> None:
+    params = apply_profile(base_params())
+    data = _fused()
+    spec = teacher_spec("sk", params, data)
+    model = spec.build()
+    meta = {"class_names": data.class_names, "dataset": "utd_mhad", "seed": 0,
+            "protocol": "cross_subject"}
+    good = tmp_path / "teacher_sk.pt"
+    save_model(good, spec, model, meta)
+    assert load_model(good)[0] == spec
+    bare = tmp_path / "bare.pt"
+    torch.save(model.state_dict(), bare)  # weights alone, as torch users often save them
+    with pytest.raises(DataError, match=r"bare\.pt: not a model file of this pipeline "
+                       r"\(no name, model, kwargs, modality, state_dict\)"):
+        load_model(bare)
+    record = torch.load(good, weights_only=True)
+    del record["state_dict"][next(iter(record["state_dict"]))]
+    torch.save(record, tmp_path / "partial.pt")
+    with pytest.raises(DataError, match=r"partial\.pt: its weights do not fit its agcn model "
+                       r"\(Error\(s\) in loading state_dict"):
+        load_model(tmp_path / "partial.pt")
+    # The fusion teacher's file where the skeleton teacher's belongs.
+    fu = teacher_spec("fu", params, data)
+    save_model(tmp_path / "fu.pt", fu, fu.build(), meta)
+    with pytest.raises(DataError, match=r"fu\.pt: holds the model 'teacher_fu', expected "
+                       r"'teacher_sk': re-run"):
+        load_checked_model(tmp_path / "fu.pt", params, data, 0, name="teacher_sk",
+                           hint=": re-run train_teacher")
+
+
 def _stage(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "pipeline" / script), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
 
 
 def test_stage_scripts_help_and_clean_errors(tmp_path: Path) -> None:
-    for script in ("fetch.py", "fuse.py", "gaf.py", "train_teacher.py", "train_student.py",
-                   "evaluate.py", "distill.py", "report.py"):
+    for script in sorted(p.name for p in (REPO / "pipeline").glob("*.py")):
         proc = _stage(script, "--help", cwd=tmp_path)
         assert proc.returncode == 0 and "--params" in proc.stdout, script
     params = base_params(fetch__source="carrier-pigeon")

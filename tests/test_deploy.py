@@ -31,7 +31,7 @@ from crosskd.deploy.export import (
     quantize_int8,
     stem_nodes,
 )
-from crosskd.deploy.predict import main, onnx_logits, open_session
+from crosskd.deploy.predict import main, onnx_logits, open_session, smooth
 from crosskd.errors import ExportError
 from crosskd.models import build_model
 from crosskd.models.temporal_cnn import input_stats
@@ -292,6 +292,13 @@ def check_outputs(out: Path, timeline: Path) -> None:
     probs = np.array([[float(r[f"p_{c}"]) for c in CLASSES] for r in rows])
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-3)
     assert all(r["label"] == CLASSES[int(np.argmax(p))] for r, p in zip(rows, probs, strict=True))
+    # smoothed_label: the argmax of the centred 5-window mean (--smooth's default), fewer
+    # windows at the ends. Skip near-ties, where the 4-decimal CSV rounding could flip it.
+    for i, r in enumerate(rows):
+        mean = probs[max(i - 2, 0):i + 3].mean(0)
+        top2 = np.sort(mean)[-2:]
+        if top2[1] - top2[0] > 1e-3:
+            assert r["smoothed_label"] == CLASSES[int(np.argmax(mean))], i
     assert float(rows[1]["start_s"]) == pytest.approx(HOP / RATE)
     segs = read_rows(timeline)
     assert [s["label"] for s in segs] == CLASSES
@@ -300,6 +307,18 @@ def check_outputs(out: Path, timeline: Path) -> None:
     assert float(segs[2]["start_s"]) == pytest.approx(8.0, abs=0.7)
     for a, b in zip(segs, segs[1:], strict=False):
         assert a["end_s"] == b["start_s"]  # segments tile the recording
+
+
+def test_smooth_is_a_centred_moving_average_that_removes_a_one_window_blip():
+    labels = [0, 0, 0, 1, 0, 0, 2, 2, 2, 2]  # one window flips to class 1
+    probs = np.eye(3)[labels] * 0.8 + 0.2 / 3
+    out = smooth(probs, 3)
+    for i in range(len(labels)):  # plain loop: windows i-1..i+1 clipped to the recording
+        window = probs[max(i - 1, 0):min(i + 2, len(labels))]
+        np.testing.assert_allclose(out[i], window.mean(0))
+    assert list(out.argmax(1)) == [0, 0, 0, 0, 0, 0, 2, 2, 2, 2]
+    np.testing.assert_allclose(smooth(probs, 4)[0], probs[0:3].mean(0))  # even k: one more after
+    np.testing.assert_array_equal(smooth(probs, 1), probs)
 
 
 def test_predict_cli_without_torch(deployed: dict, tmp_path: Path):
@@ -483,3 +502,15 @@ def test_predict_acc_gyro_model(tmp_path: Path, capsys):
     assert main(["--model", str(fp32), "--input", str(four), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "expected 7 comma-separated columns (timestamp, x, y, z, gx, gy, gz)" in err
+
+
+def test_predict_to_an_unwritable_output_is_a_clear_error(deployed: dict, tmp_path: Path,
+                                                          capsys):
+    src = write_csv(tmp_path / "rec.csv", *recording(50.0))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert main(["--model", str(deployed["fp32"]), "--input", str(src), "--out",
+                 str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {folder}: is a folder; the output needs a file name\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "rec.csv"]

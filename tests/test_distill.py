@@ -223,7 +223,9 @@ def test_short_distillation_runs_end_to_end(tiny_project, monkeypatch) -> None:
         assert 0.0 <= m["accuracy"] <= 1.0 and m["test_clips"] == 12
         curve = (root / f"plots/distill/{m['variant']}_s0.csv").read_text().splitlines()
         header = curve[0].split(",")
-        assert len(curve) == 3 and "loss_mk" in header or method == "fitnet"
+        assert len(curve) == 3  # header + 2 epochs
+        assert ("loss_mk" in header) == (method == "acs")  # ACS's multi-teacher term
+        assert ("loss_hint" in header) == (method == "fitnet")
         values = [float(v) for v in curve[-1].split(",")[1:]]
         assert np.isfinite(values).all()
     # Checkpoints are for crash recovery: gone once a run's outputs are written.
@@ -285,6 +287,17 @@ def test_report_mean_std_and_same_seed_gain(tmp_path, monkeypatch) -> None:
     params["train"]["protocol"] = "cross_subject"
     with pytest.raises(Exception, match="protocol 'trial_split' differs"):
         build_report(params)
+    params["train"]["protocol"] = "trial_split"
+    bad = tmp_path / "metrics/distill/acs_progressive_s1.json"
+    for content, message in (('{"accuracy": 0.8', "not valid JSON"),
+                             ("[0.8]", "expected a JSON object, got list"),
+                             ('{"accuracy": "0.8", "macro_f1": 0.8}',
+                              "accuracy must be a finite number, got '0.8'"),
+                             ('{"accuracy": NaN, "macro_f1": 0.8}',
+                              "accuracy must be a finite number, got nan")):
+        bad.write_text(content)
+        with pytest.raises(DataError, match=rf"acs_progressive_s1\.json: {message}"):
+            build_report(params)
 
 
 def test_watch_class_student_trains_and_distils(tiny_project, monkeypatch) -> None:

@@ -130,6 +130,12 @@ def test_param_change_reruns_only_downstream(project) -> None:
     for stage in ("fetch", "fuse", "gaf", "train_teacher@sk-0", "train_student@0",
                   "evaluate@teacher_sk-0", "distill@acs-0", "export"):
         assert f"Running stage '{stage}'" not in out
+    # One method's options, likewise: each distill stage tracks only its own method's entry.
+    params["distill"]["options"]["kd"]["temperature"] = 2
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    status = _run([*dvc, "status"], root, env)
+    assert "distill@kd-0:" in status
+    assert "distill@acs-0:" not in status and "distill_progressive@acs-0:" not in status
 
 
 @pytest.mark.parametrize(("dataset", "layout_joints", "progressive", "student", "refit"),

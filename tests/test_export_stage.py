@@ -8,6 +8,7 @@ metadata, and the stage's own checks (tolerances, wrong run, GAF model) for thei
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ from crosskd.deploy.export import evaluate_onnx
 from crosskd.deploy.predict import main as predict_main
 from crosskd.deploy.stage import REPORT, export_run, float_stem_for
 from crosskd.errors import ConfigError, DataError, ExportError
+from crosskd.evaluation import evaluate_run
 from crosskd.evaluation import test_predictions as held_out_predictions
 from crosskd.training.builders import load_modality, load_model, student_spec
 from crosskd.training.supervised import split_for, train_supervised
@@ -136,12 +138,41 @@ def test_exported_file_streams_a_recording(exported, tmp_path) -> None:
     assert {r.split(",")[3] for r in rows[1:]} <= set(classes)
 
 
+def test_evaluate_stage_outputs_agree_with_each_other(exported, monkeypatch) -> None:
+    # The evaluate stage on the same student: metrics, per-class report, confusion CSV.
+    root, params, report = exported
+    monkeypatch.chdir(root)
+    evaluate_run(params, "student_baseline", 1, "evaluate@student_baseline-1")
+    metrics = json.loads(Path("metrics/eval/student_baseline_s1.json").read_text())
+    detail = json.loads(Path("metrics/eval/student_baseline_s1.per_class.json").read_text())
+    with Path("plots/confusion/student_baseline_s1.csv").open(newline="") as f:
+        pairs = [(r["actual"], r["predicted"]) for r in csv.DictReader(f)]
+    names = detail["class_names"]
+    data = read_fused("data/fused/utd_mhad.h5")
+    spec, model, _ = load_model("models/student_baseline/s1/model.pt")
+    y, pred = held_out_predictions(model, spec.modality, data, params, report["protocol"], 1)
+    assert pairs == [(names[a], names[b]) for a, b in zip(y, pred, strict=True)]
+    assert metrics["test_clips"] == len(pairs) == 12
+    assert metrics["accuracy"] == pytest.approx(float((y == pred).mean()), abs=1e-6)
+    confusion = np.array(detail["confusion"])
+    for i, actual in enumerate(names):  # rows: actual class; columns: predicted
+        for j, predicted in enumerate(names):
+            assert confusion[i, j] == pairs.count((actual, predicted))
+        assert detail["per_class"][actual]["support"] == confusion[i].sum()
+    assert Path("plots/confusion/student_baseline_s1.png").stat().st_size > 1000
+
+
 def test_stage_checks_fail_loudly(exported, monkeypatch) -> None:
     root, base, _ = exported
     monkeypatch.chdir(root)
+    before = {p.name: p.read_bytes() for p in (root / "models/deploy").iterdir()}
+    params = copy.deepcopy(base)
+    params["deploy"]["fp32_logit_atol"] = -1.0  # no fp32 file can match PyTorch this closely
+    with pytest.raises(ExportError, match=r"student\.onnx: fp32 ONNX logits differ from "
+                       r"PyTorch's by .* > deploy\.fp32_logit_atol -1"):
+        export_run(params)
     params = copy.deepcopy(base)
     params["deploy"]["int8_accuracy_tolerance"] = -1.0  # no file can pass
-    before = {p.name: p.read_bytes() for p in (root / "models/deploy").iterdir()}
     with pytest.raises(ExportError, match=r"int8 test accuracy .*deploy\.int8_accuracy_tolerance"
                        r"[^;]*; try deploy\.calibration$"):
         export_run(params)

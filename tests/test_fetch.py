@@ -47,6 +47,27 @@ def test_path_zip_with_nested_root(mini_utd: Path, tmp_path: Path) -> None:
     assert len(list(read_utd_mhad(out))) == 8
 
 
+def test_path_zip_errors_name_the_archive_and_member(mini_utd: Path, tmp_path: Path) -> None:
+    write_manifest(mini_utd)
+    victim = mini_utd / "Inertial" / "a1_s1_t1_inertial.mat"
+    victim.write_bytes(victim.read_bytes()[:-8] + b"\0" * 8)
+    archive = tmp_path / "UTD.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in mini_utd.rglob("*"):
+            if p.is_file():
+                z.write(p, f"UTD-MHAD/{p.relative_to(mini_utd)}")
+    with pytest.raises(ChecksumError, match=r"UTD\.zip: member Inertial/a1_s1_t1_inertial\.mat: "
+                       "sha256 mismatch"):
+        fetch_dataset(base_params(fetch__source="path", fetch__path=str(archive)),
+                      tmp_path / "raw")
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("README.txt", "not a dataset")
+    with pytest.raises(DataError, match=r"UTD\.zip: no folder below it holds \['Inertial'"):
+        fetch_dataset(base_params(fetch__source="path", fetch__path=str(archive)),
+                      tmp_path / "raw")
+    assert not [p for p in (tmp_path / "raw").iterdir()]  # no temporary leftovers
+
+
 def test_unknown_source_dataset_and_missing_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="fetch.source = 'ftp'"):
         fetch_dataset(base_params(fetch__source="ftp"), tmp_path)

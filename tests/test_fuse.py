@@ -147,3 +147,30 @@ def test_read_fused_rejects_truncated_and_foreign_files(mini_utd: Path, tmp_path
         read_clip_seconds(tmp_path / "absent.h5")
     with pytest.raises(DataError, match="other.h5: no inertial_seconds"):
         read_clip_seconds(tmp_path / "other.h5")
+
+
+@pytest.mark.parametrize("name", ["skeleton", "inertial"])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_read_fused_rejects_non_finite_values(mini_utd: Path, tmp_path: Path, name: str,
+                                              value: float) -> None:
+    # A damaged fused file must not reach evaluation, which would score it without a word.
+    out = tmp_path / "f.h5"
+    fuse_dataset(_params(), mini_utd, out)
+    with h5py.File(out, "r+") as f:
+        x = f[name][()]
+        x[2, 0, 1] = value
+        f[name][...] = x
+        clip = f["sample_id"][2]
+    clip = clip.decode() if isinstance(clip, bytes) else str(clip)
+    with pytest.raises(DataError, match=rf"f\.h5: {name} has NaN/inf values in 1 clip\(s\), "
+                       rf"e\.g\. \['{clip}'\]"):
+        read_fused(out)
+
+
+def test_read_fused_names_a_missing_dataset(mini_utd: Path, tmp_path: Path) -> None:
+    out = tmp_path / "f.h5"
+    fuse_dataset(_params(), mini_utd, out)
+    with h5py.File(out, "r+") as f:
+        del f["action"]
+    with pytest.raises(DataError, match=r"f\.h5: missing datasets \['action'\]"):
+        read_fused(out)

@@ -11,11 +11,13 @@ import math
 import pytest
 import torch
 
+from crosskd.config import load_params
 from crosskd.errors import ConfigError
 from crosskd.losses import FeatureDims, build_loss, loss_class, loss_names
 from crosskd.losses.acs import acs_weights
 from crosskd.losses.shapes import match_length, resolve_pairs, to_sequence
 from crosskd.models import ModelOutput, build_model
+from tests.conftest import REPO
 
 ALL_METHODS = {
     "ce", "kd", "logits", "fitnet", "at", "sp", "cc", "rkd", "dask", "acs", "acs_equal",
@@ -85,6 +87,16 @@ def dims(student: ModelOutput, teachers: list[ModelOutput]) -> dict:
 # ------------------------------------------------------------------ registry
 def test_registry_lists_every_method():
     assert set(loss_names()) == ALL_METHODS
+
+
+def test_params_yaml_configures_every_method():
+    # dvc.yaml tracks distill.weights.<method> and distill.options.<method>: DVC refuses a
+    # stage whose entry is missing, so every registered method needs both, and both valid.
+    distill = load_params(REPO / "params.yaml")["distill"]
+    assert set(distill["weights"]) == set(distill["options"]) == set(loss_names())
+    for name in loss_names():
+        loss = build_loss(name, distill["weights"][name], distill["options"][name])
+        assert set(loss.options) == set(loss_class(name).option_defaults)
 
 
 def test_unknown_method_lists_known_names():

@@ -101,6 +101,8 @@ GOOD = "20181007_14:03:12.000000,0.1,0.2,0.3"
     ([GOOD, "20181007_14:03:12.010000,0.1,x,0.3"], r"line 2: non-numeric"),
     ([GOOD, "20181007_14:03:12.010000,0.1,nan,0.3"], r"line 2: NaN/inf"),
     ([GOOD], r"1 sample\(s\)"),
+    ([GOOD, "20181007_14:03:12.010000,0,0,1", "20181007_14:03:14.810000,0,0,1"],
+     r"lines 2-3: 2\.8 s without a sample \(longest allowed 0\.5 s\); 1 such gap"),
 ])
 def test_bad_sensor_files_name_file_and_line(tmp_path, rows, problem):
     path = tmp_path / "walking.csv"

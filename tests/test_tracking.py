@@ -83,6 +83,28 @@ def test_failed_stage_marks_run_failed_and_exp_name_tags(store, monkeypatch) -> 
     assert run.info.status == "FAILED" and run.data.tags["dvc_exp_name"] == "brisk-lamb"
 
 
+def test_each_pipeline_run_gets_its_own_parent(store, tmp_path: Path, monkeypatch) -> None:
+    # A pipeline run is (git commit, DVC experiment, params.yaml's content): stages of one run
+    # share a parent; `dvc exp run -S ...` (new params, experiment name) gets a new one.
+    params, uri = store
+
+    def parent_of(stage: str) -> str:
+        with stage_run(params, stage) as run:
+            pass
+        return MlflowClient(tracking_uri=uri).get_run(run.run_id).data.tags["mlflow.parentRunId"]
+
+    first = parent_of("fetch")
+    assert parent_of("fuse") == first
+    (tmp_path / "params.yaml").write_text("a: 2\n")
+    second = parent_of("fetch")
+    monkeypatch.setenv("DVC_EXP_NAME", "brisk-lamb")
+    third = parent_of("fetch")
+    assert len({first, second, third}) == 3
+    (tmp_path / "params.yaml").write_text("a: 1\n")
+    monkeypatch.delenv("DVC_EXP_NAME")
+    assert parent_of("gaf") == first  # the first run's parent again, not a fourth
+
+
 def test_tracking_off_is_a_no_op(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     with stage_run({"mlflow": {"enabled": False}}, "x") as run:

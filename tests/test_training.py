@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from crosskd.data.fused_h5 import FusedData
-from crosskd.errors import ConfigError
+from crosskd.errors import ConfigError, DataError
 from crosskd.models import build_model
 from crosskd.training.batches import PairedArrays
 from crosskd.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from crosskd.training.loop import FitConfig, SupervisedTask, TrainingError, fit
+from crosskd.training.metrics import full_report
 from crosskd.training.optim import OptimConfig
 from crosskd.training.splits import Split, make_split, split_from_params, subject_folds
 
@@ -130,8 +131,10 @@ def test_checkpoint_loading_is_weights_only(tmp_path) -> None:
             return (print, ("pwned",))
 
     torch.save({"x": Evil()}, tmp_path / "evil.pt")
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match=r"evil\.pt: not a readable checkpoint .*; "
+                       r"delete it") as err:
         load_checkpoint(tmp_path / "evil.pt")
+    assert "weights_only=False" not in str(err.value)  # torch's unsafe advice is not passed on
 
 
 def _fused(subjects, trials, labels) -> FusedData:
@@ -144,6 +147,15 @@ def _fused(subjects, trials, labels) -> FusedData:
         splits={"cross_subject": np.array(subjects) % 2 == 1,
                 "trial_split": np.isin(trials, [1, 2])},
         attrs={})
+
+
+def test_a_protocol_side_with_no_clips_is_an_error_before_training() -> None:
+    data = _fused([1, 3, 5, 7], [1, 1, 1, 1], [0, 1, 0, 1])  # odd subjects: all training
+    with pytest.raises(DataError, match="cross_subject split has no test clips \\(of 4\\)"):
+        make_split(data, "cross_subject", val_fraction=0.25, val_group="clip", seed=0)
+    data = _fused([2, 4], [3, 4], [0, 1])  # trials 3-4: all test
+    with pytest.raises(DataError, match="trial_split split has no training clips"):
+        make_split(data, "trial_split", val_fraction=0.0, val_group="clip", seed=0)
 
 
 def test_validation_is_carved_from_training_side_only() -> None:
@@ -229,6 +241,43 @@ def test_require_resumes_a_run_started_with_auto(tmp_path) -> None:
     assert result.resumed_from == 1
 
 
+def test_a_real_change_of_params_or_inputs_voids_the_checkpoint(tmp_path) -> None:
+    # run_config is what the stages pass: their params and the sha256 of their input files.
+    data = toy_data()
+    split = toy_split(len(data.labels))
+    run = {"student": {"lr": 0.05}, "inputs": {"data/fused/x.h5": "ab12"}}
+
+    def interrupt(epoch: int, row: dict) -> None:
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(tiny_task(2), data, split, FitConfig(epochs=2, batch_size=8, seed=0), tmp_path,
+            num_classes=K, run_config=run, on_epoch=interrupt)
+    require = FitConfig(epochs=2, batch_size=8, seed=0, resume="require")
+    for changed in ({**run, "student": {"lr": 0.1}}, {**run, "inputs": {"data/fused/x.h5": "cd"}}):
+        with pytest.raises(CheckpointError, match="made with other parameters"):
+            fit(tiny_task(2), data, split, require, tmp_path, num_classes=K, run_config=changed)
+    same = {"inputs": {"data/fused/x.h5": "ab12"}, "student": {"lr": 0.05}}  # other key order
+    assert fit(tiny_task(2), data, split, require, tmp_path, num_classes=K,
+               run_config=same).resumed_from == 1
+
+
+def test_label_smoothing_is_applied_to_the_supervised_loss() -> None:
+    # Same weights (lr 0), batches and dropout masks: the smoothed loss is the mix
+    # (1 - s) * CE + s * (cross-entropy against uniform targets), which is the s = 1 loss.
+    data = toy_data()
+    idx = np.arange(len(data.labels))
+    losses = {}
+    for smoothing in (0.0, 0.3, 1.0):
+        task = tiny_task(1, lr=0.0)
+        task.label_smoothing = smoothing
+        torch.manual_seed(1)
+        losses[smoothing] = task.train_epoch(data, idx, 0, seed=0)["loss"]
+    assert losses[1.0] != pytest.approx(losses[0.0], abs=1e-3)
+    assert losses[0.3] == pytest.approx(0.7 * losses[0.0] + 0.3 * losses[1.0], rel=1e-5)
+
+
 def test_empty_validation_is_an_error(tmp_path) -> None:
     data = toy_data()
     idx = np.arange(len(data.labels))
@@ -237,7 +286,7 @@ def test_empty_validation_is_an_error(tmp_path) -> None:
         fit(tiny_task(1), data, split, FitConfig(epochs=1, batch_size=8, seed=0), tmp_path,
             num_classes=K)
     with pytest.raises(ConfigError, match="leaves no validation clips"):
-        make_split(_fused([1, 3], [1, 1], [0, 1]), "cross_subject", val_fraction=0.1,
+        make_split(_fused([1, 3, 2], [1, 1, 1], [0, 1, 0]), "cross_subject", val_fraction=0.1,
                    val_group="clip", seed=0)
 
 
@@ -323,3 +372,18 @@ def test_refit_resumes_and_a_finished_run_hands_back_its_last_epoch(tmp_path) ->
     params = {"train": {"validation": {"fraction": 0, "group": "clip", "select": "best"}}}
     with pytest.raises(ConfigError, match="fraction 0 leaves no validation split.*select: last"):
         split_from_params(params, _fused([1, 3], [1, 1], [0, 1]), "cross_subject", 0)
+
+
+def test_full_report_rows_are_actual_classes_and_columns_predictions() -> None:
+    # 3 x "a" (2 right, 1 called "b"), 2 x "b" (both right), 1 x "c" (called "a").
+    y = np.array([0, 0, 0, 1, 1, 2])
+    pred = np.array([0, 0, 1, 1, 1, 0])
+    report = full_report(y, pred, ["a", "b", "c"])
+    assert report["confusion"] == [[2, 1, 0], [0, 2, 0], [1, 0, 0]]
+    assert report["accuracy"] == pytest.approx(4 / 6)
+    a, b, c = (report["per_class"][k] for k in "abc")
+    assert (a["precision"], a["recall"], a["support"]) == (pytest.approx(2 / 3), 2 / 3, 3)
+    assert (b["precision"], b["recall"], b["support"]) == (pytest.approx(2 / 3), 1.0, 2)
+    assert (c["precision"], c["recall"], c["f1"], c["support"]) == (0.0, 0.0, 0.0, 1)
+    assert b["f1"] == pytest.approx(2 * (2 / 3) * 1.0 / (2 / 3 + 1.0))
+    assert report["macro_f1"] == pytest.approx((a["f1"] + b["f1"] + c["f1"]) / 3)

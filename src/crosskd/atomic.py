@@ -1,13 +1,15 @@
 """Atomic outputs: write under a temporary name in the same folder, then rename.
 
 An interrupted stage then leaves either the old output or none, never a half-written file
-that DVC would cache.
+that DVC would cache. A temporary left by a process killed outright (SIGKILL, power loss) is
+removed by the next write of the same target: DVC never runs two stages on one output.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,11 +22,26 @@ def _umask() -> int:
     return mask
 
 
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete what an earlier, killed write of ``target`` left next to it; return those paths."""
+    # mkstemp/mkdtemp names: "." + target name + "." + 8 random characters + ".tmp"
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp|"
+                         rf"\.{re.escape(target.name)}\.old")
+    stale = [p for p in target.parent.iterdir() if pattern.fullmatch(p.name)]
+    for path in stale:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return stale
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary file path next to ``target``; rename it over ``target`` on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -41,6 +58,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     """Yield a temporary folder next to ``target``; it replaces ``target`` on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp

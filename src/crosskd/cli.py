@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -29,12 +30,19 @@ def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
                         datefmt="%H:%M:%S")
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run_stage(
     parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace, dict], Any]
 ) -> int:
     """Parse args, set up logging, load params and run ``body``; user errors exit 1 cleanly."""
     args = parser.parse_args()
     setup_logging(args.verbose, args.quiet)
+    # SIGTERM (a killed job, `timeout`, a CI cancel) unwinds like Ctrl-C, so that the atomic
+    # writes' cleanup runs and no temporary folder of a large download is left behind.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         body(args, load_params(args.params))
     except CrossKDError as exc:

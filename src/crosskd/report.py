@@ -9,6 +9,7 @@ differences). All rows must come from one protocol.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,6 @@ from crosskd.config import get
 from crosskd.data.datasets import resolve_protocol
 from crosskd.errors import DataError
 from crosskd.training import paths
-from crosskd.training.distill_run import variant_name
 from crosskd.training.outputs import write_json
 
 # UTD-MHAD accuracy %, for comparison: PSKD Table 4 (the distillation rows) and VSKD's
@@ -30,7 +30,17 @@ PAPER_UTD = {"acs_progressive": 95.19, "rkd": 95.03, "kd": 94.34, "at": 94.27, "
 def _read(path: Path, protocol: str) -> dict[str, Any]:
     if not path.is_file():
         raise DataError(path, "metrics file is missing (did its stage run?)")
-    run = json.loads(path.read_text())
+    try:
+        run = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(path, f"not valid JSON ({exc}): re-run its stage") from None
+    if not isinstance(run, dict):
+        raise DataError(path, f"expected a JSON object, got {type(run).__name__}")
+    for key in ("accuracy", "macro_f1"):
+        value = run.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise DataError(path, f"{key} must be a finite number, got {value!r}")
     if run.get("protocol") != protocol:
         raise DataError(path, f"protocol {run.get('protocol')!r} differs from train.protocol "
                         f"{protocol!r}: re-run the pipeline")
@@ -80,7 +90,7 @@ def build_report(params: dict[str, Any]) -> dict[str, Any]:
     for schedule, key in (("pretrained", "distill.pretrained"),
                           ("progressive", "distill.progressive")):
         for method in get(params, key) or []:
-            variant = variant_name(method, schedule)
+            variant = paths.variant_name(method, schedule)
             runs = [_read(paths.distill_metrics(variant, s), protocol) for s in seeds]
             rows.append(table_row(variant, f"distill ({schedule})", runs, baseline, paper))
     return {"dataset": dataset, "protocol": protocol, "seeds": seeds,

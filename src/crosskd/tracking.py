@@ -109,11 +109,6 @@ class StageRun:
             _retry(lambda chunk=items[i : i + 100]: self.client.log_batch(self.run_id,
                                                                           params=chunk))
 
-    def set_tags(self, tags: dict[str, str]) -> None:
-        if self.enabled:
-            for k, v in tags.items():
-                _retry(lambda k=k, v=v: self.client.set_tag(self.run_id, k, v))
-
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         if self.enabled:
             _retry(lambda: self.client.log_artifact(self.run_id, str(path), artifact_path))

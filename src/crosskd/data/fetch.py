@@ -48,18 +48,19 @@ def _merge_into(src: Path, dst: Path) -> None:
             shutil.move(str(item), str(target))
 
 
+def _named_by_archive(archive: Path, folders: tuple[Path, ...], exc: DataError) -> DataError:
+    """``exc`` about a file extracted into one of ``folders``, reworded to name the member of
+    ``archive`` (the user's file), not a temporary path."""
+    base = next((f for f in folders if exc.path and exc.path.is_relative_to(f)), None)
+    member = exc.path.relative_to(base) if base else None
+    where = f"member {member.as_posix()}: " if member and member != Path(".") else ""
+    return type(exc)(archive, f"{where}{exc.problem}")
+
+
 def fetch_path(spec: DatasetSpec, source: Path, out: Path) -> None:
     if not source.exists():
         raise DataError(source, "fetch.path does not exist")
-    if source.is_file():
-        if not is_archive(source):
-            raise DataError(source, "fetch.path is a file but not a zip or tar archive")
-        extracted = safe_extract(source, out.with_name(out.name + ".extract"))
-        try:
-            _merge_into(find_root(extracted, spec.root_markers), out)
-        finally:
-            shutil.rmtree(extracted, ignore_errors=True)
-    else:
+    if source.is_dir():
         root = find_root(source, spec.root_markers)
         # Check the user's copy before copying it, so a corrupt file is named at its origin.
         n = verify_manifest(root)
@@ -69,7 +70,18 @@ def fetch_path(spec: DatasetSpec, source: Path, out: Path) -> None:
                         ignore_dangling_symlinks=True)
         for d in [out, *(p for p in out.rglob("*") if p.is_dir())]:
             d.chmod(0o755)
-    verify_manifest(out)
+        verify_manifest(out)
+        return
+    if not is_archive(source):
+        raise DataError(source, "fetch.path is a file but not a zip or tar archive")
+    extracted = safe_extract(source, out.with_name(out.name + ".extract"))
+    try:
+        _merge_into(find_root(extracted, spec.root_markers), out)
+        verify_manifest(out)
+    except DataError as exc:
+        raise _named_by_archive(source, (extracted, out), exc) from None
+    finally:
+        shutil.rmtree(extracted, ignore_errors=True)
 
 
 def fetch_url(spec: DatasetSpec, entries: list[dict[str, Any]], out: Path, downloads: Path,

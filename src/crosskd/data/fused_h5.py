@@ -127,6 +127,15 @@ def _check_consistent(path: str | Path, d: FusedData) -> None:
             raise DataError(path, f"{name} has {len(getattr(d, name))} rows, label has {n}")
     if n and (d.label.min() < 0 or d.label.max() >= len(d.class_names)):
         raise DataError(path, "labels fall outside class_names")
+    # fuse never writes NaN/inf (its readers reject them), so one here means a damaged file;
+    # training would stop on a NaN loss, but evaluation would quietly score a wrong answer.
+    for name in ("skeleton", "inertial"):
+        values = getattr(d, name)
+        bad = ~np.isfinite(values.reshape(n, -1)).all(axis=1) if n else np.zeros(0, bool)
+        if bad.any():
+            ids = [str(i) for i in d.sample_id[bad][:5]]
+            raise DataError(path, f"{name} has NaN/inf values in {int(bad.sum())} clip(s), "
+                            f"e.g. {ids}; re-run the fuse stage (dvc repro -f fuse)")
 
 
 def read_fused(path: str | Path) -> FusedData:
@@ -136,8 +145,8 @@ def read_fused(path: str | Path) -> FusedData:
         version = f.attrs.get("schema_version")
         if version != SCHEMA_VERSION:
             raise DataError(path, f"schema_version {version!r}, expected {SCHEMA_VERSION}")
-        missing = [k for k in ("skeleton", "inertial", "label", "sample_id", "class_names",
-                               "splits") if k not in f]
+        missing = [k for k in ("skeleton", "inertial", "label", "action", "subject", "trial",
+                               "sample_id", "class_names", "splits") if k not in f]
         if missing:
             raise DataError(path, f"missing datasets {missing}")
         attrs = {}

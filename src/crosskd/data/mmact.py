@@ -82,6 +82,9 @@ TRAIN_SUBJECTS = tuple(range(1, 17))  # cross-subject protocol
 TEST_SUBJECTS = tuple(range(17, 21))
 VIDEO_EXTENSIONS = (".mp4", ".avi")
 SKELETON_REPORT = "skeletons.json"
+# Longest step between two sensor samples that resampling may bridge (the phone and watch
+# record at tens of Hz); a longer one is missing data that interpolation would invent.
+MAX_GAP_SECONDS = 0.5
 LAYOUT = "mediapipe_pose33"
 MIN_OVERLAP = 0.5  # acc/gyro must share at least this fraction of the shorter stream's span
 
@@ -194,7 +197,8 @@ class SensorStream:
 
 def read_sensor_csv(path: str | Path) -> SensorStream:
     """Parse one MMAct sensor file; DataError (file, line, problem) for anything unusable:
-    bad timestamps, wrong column count, non-numeric values, repeated or backward time."""
+    bad timestamps, wrong column count, non-numeric values, repeated or backward time, a gap
+    longer than ``MAX_GAP_SECONDS``."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -234,6 +238,11 @@ def read_sensor_csv(path: str | Path) -> SensorStream:
         what = "repeats" if steps[i] == 0 else "goes back in time from"
         raise DataError(path, f"line {n1}: timestamp {stamps[i + 1]:{TIMESTAMP_FORMAT}} {what} "
                         f"line {n0} ({stamps[i]:{TIMESTAMP_FORMAT}}); time must increase")
+    gaps = np.flatnonzero(steps > MAX_GAP_SECONDS)
+    if gaps.size:
+        i = int(gaps[0])
+        raise DataError(path, f"lines {lines[i][0]}-{lines[i + 1][0]}: {steps[i]:.3g} s without "
+                        f"a sample (longest allowed {MAX_GAP_SECONDS} s); {gaps.size} such gap(s)")
     return SensorStream(start=start, times=times, values=np.array(values, dtype=np.float64))
 
 

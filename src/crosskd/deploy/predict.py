@@ -394,6 +394,11 @@ def predict(model: str | Path, input_csv: str | Path, out: str | Path,
     Repairs and a one-line summary go to ``log`` (default: stderr).
     """
     log = sys.stderr if log is None else log
+    out = Path(out)
+    timeline = Path(timeline) if timeline else out.with_name(f"{out.stem}_timeline.csv")
+    for path in (out, timeline):  # checked before the work, and named (not its temporary)
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a folder; the output needs a file name")
     if smooth_k < 1 or max_gap <= 0 or threads < 1:
         raise ConfigError(f"need --smooth >= 1, --max-gap > 0, --threads >= 1; got "
                           f"{smooth_k}, {max_gap}, {threads}")
@@ -414,8 +419,6 @@ def predict(model: str | Path, input_csv: str | Path, out: str | Path,
     smooth_label = smoothed.argmax(axis=1)
     start_s = starts / info.rate
     end_s = (starts + info.window - 1) / info.rate
-    out = Path(out)
-    timeline = Path(timeline) if timeline else out.with_name(f"{out.stem}_timeline.csv")
     names = info.classes
     with atomic_path(out) as tmp, tmp.open("w", newline="") as f:
         w = csv.writer(f)
@@ -474,12 +477,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                           hop=args.hop, rate=args.rate, classes=args.classes,
                           smooth_k=args.smooth, units=args.units, max_gap=args.max_gap,
                           threads=args.threads)
+        if args.report:
+            with atomic_path(args.report) as tmp:
+                tmp.write_text(json.dumps(summary, indent=2) + "\n")
     except (DataError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.report:
-        with atomic_path(args.report) as tmp:
-            tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    except OSError as exc:  # e.g. an output folder that cannot be written
+        print(f"error: cannot write an output: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -117,7 +117,7 @@ def load_members(params: dict[str, Any], name: str, seeds: list[int], data: Fuse
         if not model_path.is_file():
             raise DataError(model_path, f"no trained model {name!r} seed {seed} (deploy.model "
                             "/ deploy.seeds name a run under models/)")
-        member_spec, model, _ = load_checked_model(model_path, params, data, seed)
+        member_spec, model, _ = load_checked_model(model_path, params, data, seed, name=name)
         if spec is None:
             spec = member_spec
         elif member_spec != spec:

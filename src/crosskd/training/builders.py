@@ -208,21 +208,34 @@ def save_model(path: str | Path, spec: ModelSpec, model: nn.Module, meta: dict[s
 
 
 def load_model(path: str | Path) -> tuple[ModelSpec, nn.Module, dict[str, Any]]:
+    """A model file written by ``save_model``: its spec, the model in eval mode, its record."""
     record = load_checkpoint(path)
+    fields = ("name", "model", "kwargs", "modality", "state_dict")
+    missing = [k for k in fields if k not in record] if isinstance(record, dict) else fields
+    if missing:
+        raise DataError(path, f"not a model file of this pipeline (no {', '.join(missing)}); "
+                        "re-run the stage that trains it")
     spec = ModelSpec(record["name"], record["model"], record["kwargs"], record["modality"])
     model = spec.build()
-    model.load_state_dict(record["state_dict"])
+    try:
+        model.load_state_dict(record["state_dict"])
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise DataError(path, f"its weights do not fit its {spec.model} model ({first}); "
+                        "re-run the stage that trains it") from None
     model.eval()
     return spec, model, record
 
 
 def load_checked_model(path: str | Path, params: dict[str, Any], data: FusedData, seed: int,
-                       *, role: str = "", hint: str = ""
+                       *, role: str = "", hint: str = "", name: str | None = None
                        ) -> tuple[ModelSpec, nn.Module, dict[str, Any]]:
     """``load_model`` of a model this run may use: trained on the fused file's classes, for
     this dataset, protocol and seed (one of another protocol may have seen this run's test
     clips). ``role`` / ``hint`` word the error ("teacher ", ": re-run train_teacher")."""
     spec, model, record = load_model(path)
+    if name is not None and spec.name != name:
+        raise DataError(path, f"holds the model {spec.name!r}, expected {name!r}{hint}")
     if list(record["class_names"]) != data.class_names:
         raise DataError(path, "trained on other classes than the fused file holds")
     expected = {"dataset": get(params, "data.dataset"), "protocol": resolve_protocol(params),

@@ -28,5 +28,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and unpickler errors all mean "not usable"
+        # torch's own text advises weights_only=False, i.e. running the file's code: keep
+        # only its first line, and say what is safe instead.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: "
-                              f"{exc})") from exc
+                              f"{first}); delete it (a training run then starts afresh, or "
+                              "set train.resume: never) or re-run the stage that writes it"
+                              ) from exc

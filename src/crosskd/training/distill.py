@@ -180,11 +180,3 @@ class FrozenTeacherOutputs:
             raise KeyError("teacher outputs were not cached for some clips of this batch")
         return [ModelOutput(o.logits[rows], o.embedding[rows],
                             {k: v[rows] for k, v in o.maps.items()}) for o in self.outputs]
-
-
-def teacher_agreement(teachers: Sequence[nn.Module], modalities: Sequence[str],
-                      data: PairedArrays, indices: np.ndarray) -> list[float]:
-    """Each teacher's accuracy on ``indices`` (used to log the teachers' state)."""
-    y = torch.as_tensor(data.labels[indices])
-    return [float((predict_logits(t, data, indices, m).argmax(1) == y).float().mean())
-            for t, m in zip(teachers, modalities, strict=True)]

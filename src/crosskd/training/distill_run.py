@@ -45,10 +45,6 @@ from crosskd.training.supervised import split_for
 
 log = logging.getLogger(__name__)
 
-def variant_name(method: str, schedule: str) -> str:
-    return method if schedule == "pretrained" else f"{method}_{schedule}"
-
-
 def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
                 stage: str) -> dict[str, Any]:
     """Train, select on validation, test once; write model, metrics and curve."""
@@ -57,10 +53,10 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
                           f"known: {loss_names()}")
     if schedule not in SCHEDULES:
         raise ConfigError(f"unknown schedule {schedule!r}; known: {list(SCHEDULES)}")
-    variant = variant_name(method, schedule)
+    variant = paths.variant_name(method, schedule)
     cache_teachers = boolean(params, "distill.cache_teacher_outputs", True)
     weights = get(params, f"distill.weights.{method}")
-    options = get(params, f"distill.options.{method}", {}) or {}
+    options = get(params, f"distill.options.{method}")
     torch.set_num_threads(int(get(params, "train.threads")))
     t_start = time.perf_counter()
     data, fused_path = load_fused_for(params)
@@ -83,7 +79,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
         teachers = []
         for spec in t_specs:
             _, model, _ = load_checked_model(paths.model_file(spec.name, seed), params, data,
-                                             seed, role="teacher ",
+                                             seed, role="teacher ", name=spec.name,
                                              hint=": re-run train_teacher")
             teachers.append(model)
     else:
@@ -107,14 +103,17 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
                        teacher_augment=teacher_augment)
     run_params = {"variant": variant, "method": method, "schedule": schedule, "seed": seed,
                   "weights": weights, "options": options, "teachers": kinds,
-                  "k": get(params, "distill.k"), "student": get(params, "student"),
-                  "teacher": get(params, "teacher"), "protocol": resolve_protocol(params),
+                  "student": get(params, "student"), "protocol": resolve_protocol(params),
                   "validation": get(params, "train.validation"),
-                  "inputs": input_files(modalities, params),
-                  "teacher_files": {} if schedule == "progressive" else {
-                      str(paths.model_file(s.name, seed)): sha256_file(paths.model_file(s.name,
-                                                                                        seed))
-                      for s in t_specs}}
+                  "inputs": input_files(modalities, params)}
+    # What the teachers were: frozen files for pretrained, their settings for progressive
+    # (MLflow would otherwise show k and teacher settings that a pretrained run never used).
+    if schedule == "progressive":
+        run_params.update(k=get(params, "distill.k"), teacher=get(params, "teacher"))
+    else:
+        run_params["teacher_files"] = {str(paths.model_file(s.name, seed)):
+                                       sha256_file(paths.model_file(s.name, seed))
+                                       for s in t_specs}
     with stage_run(params, stage, log_params=run_params) as tracker:
         result = fit(task, batches, split, cfg, paths.checkpoint_dir(s_spec.name, seed),
                      num_classes=data.num_classes, run_config=run_params,

@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def variant_name(method: str, schedule: str) -> str:
+    """A distilled student's model name: the method, suffixed unless teachers were frozen."""
+    return method if schedule == "pretrained" else f"{method}_{schedule}"
+
+
 def run_name(model: str, seed: int) -> str:
     return f"{model}_s{seed}"
 

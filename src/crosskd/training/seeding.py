@@ -22,9 +22,3 @@ def epoch_seed(seed: int, epoch: int, stream: int = 0) -> int:
     """A distinct, reproducible 63-bit seed per (run seed, epoch, stream)."""
     return int(np.random.SeedSequence([seed, epoch, stream]).generate_state(1, np.uint64)[0]
                >> np.uint64(1))
-
-
-def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
-    g = torch.Generator()
-    g.manual_seed(epoch_seed(seed, epoch, stream))
-    return g

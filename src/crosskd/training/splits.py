@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crosskd.data.fused_h5 import FusedData
-from crosskd.errors import ConfigError
+from crosskd.errors import ConfigError, DataError
 
 VAL_GROUPS = ("clip", "subject")
 
@@ -50,6 +50,11 @@ def make_split(data: FusedData, protocol: str, *, val_fraction: float, val_group
     train_mask = data.splits[protocol]
     pool = np.flatnonzero(train_mask)
     test = np.flatnonzero(~train_mask)
+    for side, idx in (("training", pool), ("test", test)):
+        if len(idx) == 0:  # e.g. fuse.on_bad_clip: skip dropped every clip of one side
+            raise DataError(None, f"the fused data's {protocol} split has no {side} clips "
+                            f"(of {len(train_mask)}): fuse more subjects or trials, or choose "
+                            "another train.protocol")
     if val_fraction == 0.0:
         if fold is not None:
             raise ConfigError("params.yaml: train.validation.fold needs a validation split "

@@ -9,6 +9,7 @@ import torch
 
 from crosskd.config import get
 from crosskd.data.datasets import resolve_protocol
+from crosskd.data.fused_h5 import FusedData
 from crosskd.tracking import stage_run
 from crosskd.training import paths
 from crosskd.training.batches import PairedArrays
@@ -26,12 +27,13 @@ from crosskd.training.builders import (
 from crosskd.training.loop import CURVE_COLUMNS, FitResult, SupervisedTask, discard_checkpoints, fit
 from crosskd.training.outputs import peak_memory_mb, write_csv, write_json
 from crosskd.training.seeding import seed_everything
-from crosskd.training.splits import split_from_params
+from crosskd.training.splits import Split, split_from_params
 
 log = logging.getLogger(__name__)
 
 
-def split_for(params: dict[str, Any], data, seed: int):
+def split_for(params: dict[str, Any], data: FusedData, seed: int) -> Split:
+    """The train/validation/test split of the protocol params select, for ``seed``."""
     return split_from_params(params, data, resolve_protocol(params), seed)
 
 

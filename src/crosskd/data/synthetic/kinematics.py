@@ -119,11 +119,6 @@ class Body:
         return self.hip_center_height + self.spine + self.chest + self.neck
 
 
-def nominal_body() -> Body:
-    """The scale-1 body with no jitter (tests, examples)."""
-    return Body(scale=1.0, **_NOMINAL)
-
-
 def sample_body(rng: np.random.Generator, scale_range: tuple[float, float] = (0.85, 1.15)) -> Body:
     """Draw a subject: height scale, +-4 % per-segment proportions, placement in the room."""
     scale = float(rng.uniform(*scale_range))
