@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tarfile
 import zipfile
 from pathlib import Path
@@ -112,6 +113,19 @@ def test_tar_symlink_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="symlink") as info_:
         safe_extract(archive, dest)
     assert "inside" in str(info_.value)
+    assert not dest.exists()
+
+
+def test_zip_symlink_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "link.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        info = zipfile.ZipInfo("Inertial/inside")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16  # as `zip --symlinks` stores one
+        zf.writestr(info, "/etc/passwd")
+        zf.writestr("Inertial/ok.mat", b"x")
+    dest = tmp_path / "out"
+    with pytest.raises(DataError, match=r"link\.zip: member 'Inertial/inside' is a symlink"):
+        safe_extract(archive, dest)
     assert not dest.exists()
 
 

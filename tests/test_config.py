@@ -1,4 +1,4 @@
-"""params.yaml loading: values arrive with the types DVC wrote."""
+"""params.yaml: values arrive with the types DVC wrote; wrong types name their key."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from crosskd.config import get, load_params, parse_yaml
+from crosskd.config import get, load_params, number, parse_yaml
 from crosskd.errors import ConfigError
+from crosskd.training.builders import optim_config
 
 
 def test_exponent_floats_without_a_dot_are_numbers(tmp_path: Path) -> None:
@@ -32,3 +33,26 @@ def test_bad_params_files_name_themselves(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("a: [1,\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML"):
         load_params(tmp_path / "bad.yaml")
+
+
+def test_numbers_are_checked_and_named() -> None:
+    params = {"a": {"x": 0.5, "n": 3, "s": "abc", "b": True, "nan": float("nan")}}
+    assert number(params, "a.x", low=0, high=1) == 0.5
+    assert number(params, "a.n") == 3.0 and number(params, "a.missing", 2) == 2.0
+    for key in ("a.s", "a.b", "a.nan"):
+        with pytest.raises(ConfigError, match=rf"params.yaml: {key} must be a number"):
+            number(params, key)
+    with pytest.raises(ConfigError, match=r"a\.x must be in \[0, 0\.25\], got 0\.5"):
+        number(params, "a.x", low=0, high=0.25)
+
+
+@pytest.mark.parametrize(("optim", "message"), [
+    ({"lr": "abc"}, r"teacher\.optim\.lr must be a number, got 'abc'"),
+    ({"step_size": 0}, r"teacher\.optim\.step_size must be a positive integer"),
+    ({"name": 3}, r"teacher\.optim\.name must be a string, got 3"),
+    ({"lr": 0.1, "betas": [0.9]}, r"teacher\.optim: .*unexpected keyword argument 'betas'"),
+])
+def test_optimiser_settings_of_the_wrong_type_name_their_key(optim: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        optim_config({"teacher": {"optim": optim}}, "teacher")
+    assert optim_config({"teacher": {"optim": {"lr": 3e-3}}}, "teacher").lr == 0.003

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from crosskd.data.layouts import LAYOUTS, get_layout
-from crosskd.errors import ConfigError
+from crosskd.errors import ConfigError, DataError
 from crosskd.models import ModelOutput, build_model, model_names
 from crosskd.models.graph import fused_num_nodes, graph_adjacency, inward_edges
 from crosskd.models.tv import import_torchvision
@@ -150,14 +150,18 @@ def test_gaf_resnet_loads_local_weights(tmp_path):
 
 def test_gaf_resnet_missing_weights_file(tmp_path):
     missing = tmp_path / "nope.pth"
-    with pytest.raises(FileNotFoundError, match="nope.pth"):
+    with pytest.raises(DataError, match=r"nope\.pth: student\.weights_path: gaf_resnet18 "
+                       "weights file not found"):
         build_model("gaf_resnet18", num_classes=3, weights_path=str(missing))
 
 
 def test_gaf_resnet_rejects_foreign_state_dict(tmp_path):
     path = tmp_path / "other.pth"
     torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7), "foo": torch.zeros(1)}, path)
-    with pytest.raises(ValueError, match="not a ResNet18 state_dict"):
+    with pytest.raises(DataError, match=r"other\.pth: not a ResNet18 state_dict"):
+        build_model("gaf_resnet18", num_classes=3, weights_path=str(path))
+    path.write_bytes(b"not a torch file")
+    with pytest.raises(DataError, match=r"other\.pth: not a readable state_dict"):
         build_model("gaf_resnet18", num_classes=3, weights_path=str(path))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,17 @@ def boolean(params: dict[str, Any], key: str, default: Any = _MISSING) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"params.yaml: {key} must be true or false, got {value!r}")
     return value
+
+
+def number(params: dict[str, Any], key: str, default: Any = _MISSING, *,
+           low: float | None = None, high: float | None = None) -> float:
+    """A finite number (int or float) in ``[low, high]``; else a ConfigError naming ``key``."""
+    value = get(params, key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"params.yaml: {key} must be a number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigError(f"params.yaml: {key} must be in [{low}, {high}], got {value!r}")
+    return float(value)
 
 
 def positive_int(params: dict[str, Any], key: str) -> int:

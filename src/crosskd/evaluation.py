@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from crosskd.atomic import atomic_path
-from crosskd.config import get
+from crosskd.config import positive_int
 from crosskd.data.fused_h5 import FusedData
 from crosskd.errors import DataError
 from crosskd.tracking import stage_run
@@ -66,7 +66,7 @@ def test_predictions(model: torch.nn.Module, modality: str, data: FusedData,
 
 def evaluate_run(params: dict[str, Any], name: str, seed: int, stage: str) -> dict[str, Any]:
     """Test metrics of ``models/<name>/s<seed>``; writes metrics, confusion CSV and PNG."""
-    torch.set_num_threads(int(get(params, "train.threads")))
+    torch.set_num_threads(positive_int(params, "train.threads"))
     spec, model, record = load_model(paths.model_file(name, seed))
     if spec.name != name:
         raise DataError(paths.model_file(name, seed), f"holds the model {spec.name!r}, "

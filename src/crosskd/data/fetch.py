@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from crosskd.atomic import atomic_dir
-from crosskd.config import choice, get
+from crosskd.config import choice, get, number
 from crosskd.data.archive import is_archive, safe_extract
 from crosskd.data.datasets import DatasetSpec, get_dataset
 from crosskd.data.download import download
@@ -153,7 +153,7 @@ def fetch_pose_model(params: dict[str, Any], out: Path, downloads: Path) -> Path
     target.parent.mkdir(parents=True, exist_ok=True)
     if source == "url":
         got = download(get(params, "skeletons.model.url"), downloads / target.name,
-                       sha256=sha256, timeout=float(get(params, "fetch.timeout_s", 20)))
+                       sha256=sha256, timeout=number(params, "fetch.timeout_s", 20, low=0))
     else:
         got = Path(get(params, "skeletons.model.path")).expanduser()
         if not got.is_file():
@@ -179,7 +179,7 @@ def fetch_dataset(params: dict[str, Any], out_root: str | Path = "data/raw",
             fetch_path(spec, Path(get(params, "fetch.path")).expanduser(), tmp)
         else:
             fetch_url(spec, get(params, "fetch.urls", []) or [], tmp, Path(downloads),
-                      float(get(params, "fetch.timeout_s", 20)))
+                      number(params, "fetch.timeout_s", 20, low=0))
         if spec.skeletons_from_video:
             fetch_pose_model(params, tmp, Path(downloads))
     return out

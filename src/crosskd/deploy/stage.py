@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from crosskd.config import boolean, get, positive_int
+from crosskd.config import boolean, get, number, positive_int
 from crosskd.data.datasets import resolve_protocol
 from crosskd.data.fused_h5 import INERTIAL_CHANNELS, FusedData, read_clip_seconds
 from crosskd.deploy.ensemble import SeedEnsemble
@@ -133,15 +133,15 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
     """Export ``deploy.model`` (``deploy.seeds``); write the files and metrics/deploy.json."""
     name = str(get(params, "deploy.model"))
     seeds = deploy_seeds(params)
-    hop = int(get(params, "deploy.hop"))
+    hop = positive_int(params, "deploy.hop")
     threads = positive_int(params, "deploy.threads")
     method = str(get(params, "deploy.calibration"))
     if method not in CALIBRATIONS:
         raise ConfigError(f"params.yaml: deploy.calibration {method!r}; known: "
                           f"{list(CALIBRATIONS)}")
-    atol = float(get(params, "deploy.fp32_logit_atol"))
-    tolerance = float(get(params, "deploy.int8_accuracy_tolerance"))
-    torch.set_num_threads(int(get(params, "train.threads")))
+    atol = number(params, "deploy.fp32_logit_atol")
+    tolerance = number(params, "deploy.int8_accuracy_tolerance")
+    torch.set_num_threads(positive_int(params, "train.threads"))
 
     data, fused_path = load_fused_for(params)
     spec, members = load_members(params, name, seeds, data)

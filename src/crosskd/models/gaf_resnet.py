@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from crosskd.errors import ConfigError
+from crosskd.errors import ConfigError, DataError
 from crosskd.models.output import ModelOutput
 from crosskd.models.registry import register_model
 from crosskd.models.tv import import_torchvision
@@ -73,10 +73,13 @@ class GafResNet18(nn.Module):
         """
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"gaf_resnet18 weights file not found: {path}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+            raise DataError(path, "student.weights_path: gaf_resnet18 weights file not found")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # pickle, zip and unpickler errors: not a weights file
+            raise DataError(path, f"not a readable state_dict ({type(exc).__name__})") from None
         if not isinstance(state, dict):
-            raise ValueError(f"{path}: expected a state_dict, got {type(state).__name__}")
+            raise DataError(path, f"expected a state_dict, got {type(state).__name__}")
         state = {k.removeprefix("module."): v for k, v in state.items()}
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
         w = state.get("conv1.weight")
@@ -85,10 +88,8 @@ class GafResNet18(nn.Module):
             state["conv1.weight"] = mean.repeat(1, self.in_channels, 1, 1)
         missing, unexpected = self.trunk.load_state_dict(state, strict=False)
         if missing or unexpected:
-            raise ValueError(
-                f"{path}: not a ResNet18 state_dict (missing {missing[:5]}, "
-                f"unexpected {unexpected[:5]})"
-            )
+            raise DataError(path, f"not a ResNet18 state_dict (missing {missing[:5]}, "
+                            f"unexpected {unexpected[:5]})")
 
     def forward(self, x: Tensor) -> ModelOutput:
         """x: (B, in_channels, H, W) GAF images."""

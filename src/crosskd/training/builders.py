@@ -9,7 +9,7 @@ the fused file, so one index array pairs them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from crosskd.config import boolean, choice, get, positive_int
+from crosskd.config import boolean, choice, get, number, positive_int
 from crosskd.data.datasets import resolve_protocol
 from crosskd.data.fused_h5 import FusedData, read_fused
 from crosskd.data.fusion import fused_teacher_input, imu_node_count
@@ -62,7 +62,7 @@ def teacher_spec(kind: str, params: dict[str, Any], data: FusedData) -> ModelSpe
             "strides": list(get(params, "teacher.strides")),
             "imu_nodes": imu_node_count(imu) if kind == "fu" else 0,
             "embedding_dim": get(params, "teacher.embedding_dim"),
-            "dropout": float(get(params, "teacher.dropout")),
+            "dropout": number(params, "teacher.dropout", low=0, high=1),
         },
         modality=TEACHERS[kind],
     )
@@ -180,9 +180,20 @@ def fit_config(params: dict[str, Any], section: str, seed: int) -> FitConfig:
 def optim_config(params: dict[str, Any], section: str) -> OptimConfig:
     raw = dict(get(params, f"{section}.optim"))
     try:
-        return OptimConfig(**raw)
+        cfg = OptimConfig(**raw)
     except TypeError as exc:
         raise ConfigError(f"params.yaml: {section}.optim: {exc}") from None
+    for field in fields(OptimConfig):  # types torch would otherwise trip over mid-run
+        if field.name not in raw:
+            continue
+        key = f"{section}.optim.{field.name}"
+        if field.type in (float, "float"):
+            number(params, key)
+        elif field.type in (int, "int"):
+            positive_int(params, key)
+        elif not isinstance(raw[field.name], str):
+            raise ConfigError(f"params.yaml: {key} must be a string, got {raw[field.name]!r}")
+    return cfg
 
 
 def input_files(modalities: list[str], params: dict[str, Any]) -> dict[str, str]:

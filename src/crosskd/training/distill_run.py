@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from crosskd.config import boolean, get
+from crosskd.config import boolean, get, number, positive_int
 from crosskd.data.datasets import resolve_protocol
 from crosskd.data.manifest import sha256_file
 from crosskd.errors import ConfigError
@@ -57,7 +57,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     cache_teachers = boolean(params, "distill.cache_teacher_outputs", True)
     weights = get(params, f"distill.weights.{method}")
     options = get(params, f"distill.options.{method}")
-    torch.set_num_threads(int(get(params, "train.threads")))
+    torch.set_num_threads(positive_int(params, "train.threads"))
     t_start = time.perf_counter()
     data, fused_path = load_fused_for(params)
     split = split_for(params, data, seed)
@@ -85,20 +85,20 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     else:
         teachers = [s.build() for s in t_specs]
         t_cfg = fit_config(params, "teacher", seed)
-        smoothing = float(get(params, "teacher.label_smoothing", 0.0))
+        smoothing = number(params, "teacher.label_smoothing", 0.0, low=0, high=1)
         teacher_tasks = [SupervisedTask(s.name, t, s.modality, optim_config(params, "teacher"),
-                                        cfg.epochs * int(get(params, "distill.k")),
+                                        cfg.epochs * positive_int(params, "distill.k"),
                                         t_cfg.batch_size, smoothing)
                          for s, t in zip(t_specs, teachers, strict=True)]
         for spec in t_specs:  # as in train_teacher, in the teachers' own epochs only
             teacher_augment.update(input_augment(spec.modality, arrays[spec.modality], params))
     loss = build_loss(method, weights, options, student=FeatureDims.of_model(student),
                       teachers=[FeatureDims.of_model(t) for t in teachers],
-                      label_smoothing=float(get(params, "student.label_smoothing", 0.0)))
+                      label_smoothing=number(params, "student.label_smoothing", 0.0, low=0, high=1))
     task = DistillTask(s_spec.name, student, s_spec.modality, teachers,
                        [s.modality for s in t_specs], loss, optim_config(params, "student"),
                        cfg.epochs, cfg.batch_size, teacher_tasks=teacher_tasks,
-                       k=int(get(params, "distill.k")),
+                       k=positive_int(params, "distill.k"),
                        cache_teachers=cache_teachers,
                        teacher_augment=teacher_augment)
     run_params = {"variant": variant, "method": method, "schedule": schedule, "seed": seed,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from crosskd.config import number
 from crosskd.data.fused_h5 import FusedData
 from crosskd.errors import ConfigError, DataError
 
@@ -113,7 +114,8 @@ def _fold_subjects(subjects: np.ndarray, k: int, fold: int) -> np.ndarray:
 def split_from_params(params: dict, data: FusedData, protocol: str, seed: int) -> Split:
     """``make_split`` with the ``train.validation`` settings of params.yaml."""
     val = params["train"]["validation"]
-    if float(val["fraction"]) == 0.0 and val.get("select", "best") != "last":
+    fraction = number(params, "train.validation.fraction")
+    if fraction == 0.0 and val.get("select", "best") != "last":
         # Caught here, before any data or model is built, not only in the training loop.
         raise ConfigError("params.yaml: train.validation.fraction 0 leaves no validation "
                           "split: set train.validation.select: last to keep the last epoch")
@@ -121,5 +123,5 @@ def split_from_params(params: dict, data: FusedData, protocol: str, seed: int) -
     if fold is not None and (isinstance(fold, bool) or not isinstance(fold, int)):
         raise ConfigError(f"params.yaml: train.validation.fold must be null or an integer, "
                           f"got {fold!r}")
-    return make_split(data, protocol, val_fraction=float(val["fraction"]),
+    return make_split(data, protocol, val_fraction=fraction,
                       val_group=val["group"], seed=seed, fold=fold)

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from crosskd.config import get
+from crosskd.config import get, number, positive_int
 from crosskd.data.datasets import resolve_protocol
 from crosskd.data.fused_h5 import FusedData
 from crosskd.tracking import stage_run
@@ -40,7 +40,7 @@ def split_for(params: dict[str, Any], data: FusedData, seed: int) -> Split:
 def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed: int,
                      stage: str) -> FitResult:
     """Fit ``spec`` on its modality; write model, metrics and curve; log to MLflow."""
-    torch.set_num_threads(int(get(params, "train.threads")))
+    torch.set_num_threads(positive_int(params, "train.threads"))
     data, fused_path = load_fused_for(params)
     split = split_for(params, data, seed)
     x = load_modality(spec.modality, data, params)
@@ -52,7 +52,7 @@ def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed
     cfg = fit_config(params, section, seed)
     task = SupervisedTask(spec.name, model, spec.modality, optim_config(params, section),
                           cfg.epochs, cfg.batch_size,
-                          float(get(params, f"{section}.label_smoothing", 0.0)))
+                          number(params, f"{section}.label_smoothing", 0.0, low=0, high=1))
     run_params = {"model": spec.model, "kwargs": spec.kwargs, "modality": spec.modality,
                   "section": get(params, section), "protocol": resolve_protocol(params),
                   "validation": get(params, "train.validation"), "seed": seed,
