@@ -120,7 +120,8 @@ def test_zip_symlink_refused(tmp_path: Path) -> None:
     archive = tmp_path / "link.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         info = zipfile.ZipInfo("Inertial/inside")
-        info.external_attr = (stat.S_IFLNK | 0o777) << 16  # as `zip --symlinks` stores one
+        info.create_system = 3  # Unix; its mode in the high bits, as `zip --symlinks` stores
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
         zf.writestr(info, "/etc/passwd")
         zf.writestr("Inertial/ok.mat", b"x")
     dest = tmp_path / "out"

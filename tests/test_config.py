@@ -15,10 +15,10 @@ def test_exponent_floats_without_a_dot_are_numbers(tmp_path: Path) -> None:
     # `dvc exp run -S student.lr=3e-3` writes `lr: 3e-3`; YAML 1.1 (PyYAML) reads a string.
     path = tmp_path / "params.yaml"
     path.write_text("student:\n  lr: 3e-3\n  wd: 5E-4\n  big: 1e+5\n  n: 10\n  name: '3e-3'\n"
-                    "  tag: v1e3\n  ratio: 0.15\n")
+                    "  tag: v1e3\n  ratio: 0.15\n  neg: -.5\n")
     student = get(load_params(path), "student")
     assert student == {"lr": 0.003, "wd": 0.0005, "big": 100000.0, "n": 10, "name": "3e-3",
-                       "tag": "v1e3", "ratio": 0.15}
+                       "tag": "v1e3", "ratio": 0.15, "neg": -0.5}
     assert isinstance(student["n"], int) and isinstance(student["lr"], float)
 
 
@@ -44,6 +44,10 @@ def test_numbers_are_checked_and_named() -> None:
             number(params, key)
     with pytest.raises(ConfigError, match=r"a\.x must be in \[0, 0\.25\], got 0\.5"):
         number(params, "a.x", low=0, high=0.25)
+    with pytest.raises(ConfigError, match=r"a\.x must be >= 1, got 0\.5"):
+        number(params, "a.x", low=1)
+    with pytest.raises(ConfigError, match=r"a\.n must be <= 2, got 3"):
+        number(params, "a.n", high=2)
 
 
 @pytest.mark.parametrize(("optim", "message"), [

@@ -56,8 +56,16 @@ def test_path_zip_errors_name_the_archive_and_member(mini_utd: Path, tmp_path: P
         for p in mini_utd.rglob("*"):
             if p.is_file():
                 z.write(p, f"UTD-MHAD/{p.relative_to(mini_utd)}")
-    with pytest.raises(ChecksumError, match=r"UTD\.zip: member Inertial/a1_s1_t1_inertial\.mat: "
-                       "sha256 mismatch"):
+    with pytest.raises(ChecksumError, match=r"UTD\.zip: member UTD-MHAD/Inertial/"
+                       r"a1_s1_t1_inertial\.mat: sha256 mismatch"):
+        fetch_dataset(base_params(fetch__source="path", fetch__path=str(archive)),
+                      tmp_path / "raw")
+    with zipfile.ZipFile(archive, "w") as z:  # a manifest that lists a file the zip lacks
+        for p in mini_utd.rglob("*"):
+            if p.is_file() and p.name != "a1_s1_t1_inertial.mat":
+                z.write(p, f"UTD-MHAD/{p.relative_to(mini_utd)}")
+    with pytest.raises(DataError, match=r"UTD\.zip: member UTD-MHAD/Inertial/"
+                       r"a1_s1_t1_inertial\.mat: listed in MANIFEST\.sha256 but missing"):
         fetch_dataset(base_params(fetch__source="path", fetch__path=str(archive)),
                       tmp_path / "raw")
     with zipfile.ZipFile(archive, "w") as z:
@@ -76,6 +84,10 @@ def test_unknown_source_dataset_and_missing_path(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         fetch_dataset(base_params(fetch__source="path", fetch__path=str(tmp_path / "no")),
                       tmp_path / "raw")
+    for timeout, message in ((0, "must be > 0, got 0"), ("soon", "must be a number")):
+        with pytest.raises(ConfigError, match=f"fetch.timeout_s {message}"):
+            fetch_dataset(base_params(fetch__source="url", fetch__timeout_s=timeout),
+                          tmp_path / "raw")
 
 
 @pytest.fixture

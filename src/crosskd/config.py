@@ -26,7 +26,7 @@ ParamsLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-                  |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                  |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
                   |[-+]?\.(?:inf|Inf|INF)
                   |\.(?:nan|NaN|NAN))$""", re.X),
     list("-+0123456789."),
@@ -105,8 +105,12 @@ def number(params: dict[str, Any], key: str, default: Any = _MISSING, *,
     value = get(params, key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"params.yaml: {key} must be a number, got {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
+    if low is not None and high is not None and not low <= value <= high:
         raise ConfigError(f"params.yaml: {key} must be in [{low}, {high}], got {value!r}")
+    if low is not None and value < low:
+        raise ConfigError(f"params.yaml: {key} must be >= {low}, got {value!r}")
+    if high is not None and value > high:
+        raise ConfigError(f"params.yaml: {key} must be <= {high}, got {value!r}")
     return float(value)
 
 

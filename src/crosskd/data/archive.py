@@ -94,9 +94,9 @@ def _extract_zip(archive: Path, dest: Path) -> None:
             infos = zf.infolist()
             for info in infos:
                 _check_name(archive, info.filename)
-                # Unix mode in the high 16 bits: a symlink member, made by `zip --symlinks`,
+                # A Unix zip's mode is in the high 16 bits: a symlink (`zip --symlinks`)
                 # is refused as in tar archives rather than written as a text file.
-                if stat.S_ISLNK(info.external_attr >> 16):
+                if info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16):
                     raise DataError(archive, f"member {info.filename!r} is a symlink; links "
                                     "are not extracted (they could point outside the "
                                     "destination)")

@@ -48,13 +48,21 @@ def _merge_into(src: Path, dst: Path) -> None:
             shutil.move(str(item), str(target))
 
 
-def _named_by_archive(archive: Path, folders: tuple[Path, ...], exc: DataError) -> DataError:
-    """``exc`` about a file extracted into one of ``folders``, reworded to name the member of
-    ``archive`` (the user's file), not a temporary path."""
+def _named_by_archive(archive: Path, folders: dict[Path, Path], exc: DataError) -> DataError:
+    """``exc`` about a file extracted into one of ``folders`` (folder -> its path inside the
+    archive), reworded to name ``archive`` and the member, not a temporary path."""
     base = next((f for f in folders if exc.path and exc.path.is_relative_to(f)), None)
-    member = exc.path.relative_to(base) if base else None
+    member = folders[base] / exc.path.relative_to(base) if base is not None else None
     where = f"member {member.as_posix()}: " if member and member != Path(".") else ""
     return type(exc)(archive, f"{where}{exc.problem}")
+
+
+def timeout_s(params: dict[str, Any]) -> float:
+    """``fetch.timeout_s``: seconds a download may wait for the server (0 would fail at once)."""
+    value = number(params, "fetch.timeout_s", 20)
+    if value <= 0:
+        raise ConfigError(f"params.yaml: fetch.timeout_s must be > 0, got {value!r}")
+    return value
 
 
 def fetch_path(spec: DatasetSpec, source: Path, out: Path) -> None:
@@ -75,11 +83,14 @@ def fetch_path(spec: DatasetSpec, source: Path, out: Path) -> None:
     if not is_archive(source):
         raise DataError(source, "fetch.path is a file but not a zip or tar archive")
     extracted = safe_extract(source, out.with_name(out.name + ".extract"))
+    inside = Path()  # where the dataset's root sits in the archive
     try:
-        _merge_into(find_root(extracted, spec.root_markers), out)
+        root = find_root(extracted, spec.root_markers)
+        inside = root.relative_to(extracted)
+        _merge_into(root, out)
         verify_manifest(out)
     except DataError as exc:
-        raise _named_by_archive(source, (extracted, out), exc) from None
+        raise _named_by_archive(source, {extracted: Path(), out: inside}, exc) from None
     finally:
         shutil.rmtree(extracted, ignore_errors=True)
 
@@ -153,7 +164,7 @@ def fetch_pose_model(params: dict[str, Any], out: Path, downloads: Path) -> Path
     target.parent.mkdir(parents=True, exist_ok=True)
     if source == "url":
         got = download(get(params, "skeletons.model.url"), downloads / target.name,
-                       sha256=sha256, timeout=number(params, "fetch.timeout_s", 20, low=0))
+                       sha256=sha256, timeout=timeout_s(params))
     else:
         got = Path(get(params, "skeletons.model.path")).expanduser()
         if not got.is_file():
@@ -179,7 +190,7 @@ def fetch_dataset(params: dict[str, Any], out_root: str | Path = "data/raw",
             fetch_path(spec, Path(get(params, "fetch.path")).expanduser(), tmp)
         else:
             fetch_url(spec, get(params, "fetch.urls", []) or [], tmp, Path(downloads),
-                      number(params, "fetch.timeout_s", 20, low=0))
+                      timeout_s(params))
         if spec.skeletons_from_video:
             fetch_pose_model(params, tmp, Path(downloads))
     return out

@@ -50,7 +50,7 @@ def verify_manifest(folder: str | Path, name: str = MANIFEST_NAME) -> int:
     for rel, expected in entries.items():
         path = folder / rel
         if not path.is_file():
-            raise DataError(path, f"listed in {manifest} but missing")
+            raise DataError(path, f"listed in {name} but missing")
         actual = sha256_file(path)
         if actual != expected:
             raise ChecksumError(path, f"sha256 mismatch: expected {expected}, got {actual}")

@@ -197,8 +197,7 @@ class SensorStream:
 
 def read_sensor_csv(path: str | Path) -> SensorStream:
     """Parse one MMAct sensor file; DataError (file, line, problem) for anything unusable:
-    bad timestamps, wrong column count, non-numeric values, repeated or backward time, a gap
-    longer than ``MAX_GAP_SECONDS``."""
+    bad timestamps, wrong column count, non-numeric values, repeated or backward time."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -238,12 +237,20 @@ def read_sensor_csv(path: str | Path) -> SensorStream:
         what = "repeats" if steps[i] == 0 else "goes back in time from"
         raise DataError(path, f"line {n1}: timestamp {stamps[i + 1]:{TIMESTAMP_FORMAT}} {what} "
                         f"line {n0} ({stamps[i]:{TIMESTAMP_FORMAT}}); time must increase")
-    gaps = np.flatnonzero(steps > MAX_GAP_SECONDS)
+    return SensorStream(start=start, times=times, values=np.array(values, dtype=np.float64))
+
+
+def _check_gaps(times: np.ndarray, lo: float, hi: float, path: Path) -> None:
+    """DataError for a step over MAX_GAP_SECONDS inside [lo, hi] (seconds on the file's own
+    clock): the stretch that is resampled, where interpolation would invent the motion."""
+    steps = np.diff(times)
+    used = (times[1:] > lo) & (times[:-1] < hi)
+    gaps = np.flatnonzero(used & (steps > MAX_GAP_SECONDS))
     if gaps.size:
         i = int(gaps[0])
-        raise DataError(path, f"lines {lines[i][0]}-{lines[i + 1][0]}: {steps[i]:.3g} s without "
-                        f"a sample (longest allowed {MAX_GAP_SECONDS} s); {gaps.size} such gap(s)")
-    return SensorStream(start=start, times=times, values=np.array(values, dtype=np.float64))
+        raise DataError(path, f"{steps[i]:.3g} s without a sample ({times[i]:.3f}-"
+                        f"{times[i + 1]:.3f} s into the file; at most {MAX_GAP_SECONDS} s is "
+                        f"bridged); {gaps.size} such gap(s)")
 
 
 def align_inertial(
@@ -264,6 +271,10 @@ def align_inertial(
         if hi - lo < MIN_OVERLAP * span or hi <= lo:
             raise DataError(gyro_path or acc_path, f"acc and gyro barely overlap in time "
                             f"({max(hi - lo, 0.0):.3f} s of {span:.3f} s)")
+    _check_gaps(acc.times, lo, hi, acc_path)
+    if gyro is not None and g_times is not None:
+        shift = g_times[0] - gyro.times[0]
+        _check_gaps(gyro.times, lo - shift, hi - shift, gyro_path or acc_path)
     n = int(math.floor((hi - lo) * rate + 1e-9)) + 1
     if n < 2:
         raise DataError(acc_path, f"only {n} sample(s) where acc and gyro overlap")

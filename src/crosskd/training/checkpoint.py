@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and unpickler errors all mean "not usable"
-        # torch's own text advises weights_only=False, i.e. running the file's code: keep
-        # only its first line, and say what is safe instead.
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: "
-                              f"{first}); delete it (a training run then starts afresh, or "
-                              "set train.resume: never) or re-run the stage that writes it"
-                              ) from exc
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_cause(exc)}); delete it "
+                              "and re-run the stage that writes it") from exc
+
+
+def _cause(exc: Exception) -> str:
+    """The reason in torch's message, without its advice to load with weights_only=False
+    (that would run the file's code) and without terminal colour codes."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    reason = next((line.split("error: ", 1)[1] for line in lines
+                   if line.startswith("WeightsUnpickler error: ")), lines[0] if lines else "")
+    return f"{type(exc).__name__}: {reason.split('. Please use')[0]}"
