@@ -174,3 +174,19 @@ def test_read_fused_names_a_missing_dataset(mini_utd: Path, tmp_path: Path) -> N
         del f["action"]
     with pytest.raises(DataError, match=r"f\.h5: missing datasets \['action'\]"):
         read_fused(out)
+
+
+def test_the_fused_file_resolves_the_default_protocol(mini_utd: Path, tmp_path: Path) -> None:
+    # Model stages read the protocol from the fused file, not from the dataset table.
+    out = tmp_path / "f.h5"
+    fuse_dataset(_params(), mini_utd, out)
+    data = read_fused(out)
+    assert data.attrs["default_protocol"] == "cross_subject"
+    assert data.protocol("default") == "cross_subject"
+    assert data.protocol("trial_split") == "trial_split"
+    with pytest.raises(ConfigError, match=r"train.protocol 'cross_view' is not a split of the "
+                       r"fused data \(it has \['cross_subject', 'trial_split'\]\)"):
+        data.protocol("cross_view")
+    del data.attrs["default_protocol"]  # a file from before the attribute existed
+    with pytest.raises(DataError, match="names no default_protocol .*re-run the fuse stage"):
+        data.protocol("default")

@@ -104,6 +104,7 @@ def fuse_dataset(params: dict[str, Any], raw_root: str | Path, out_path: str | P
             "params": {"data": get(params, "data"), "fuse": get(params, "fuse")},
             "skipped": [list(x) for x in report.skipped],
             "protocols": {p.name: p.description for p in spec.protocols},
+            "default_protocol": spec.protocols[0].name,
         },
     )
     write_fused(out_path, data, {

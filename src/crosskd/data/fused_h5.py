@@ -23,7 +23,8 @@ splits/<protocol>/test      (N,) bool           the complement of train
 
 Root attributes: schema_version, dataset, source, layout, inertial_channels (JSON),
 has_gyro, params (JSON of the fetch/fuse params that made it), skipped (JSON list of
-[file, reason]), protocols (JSON name -> description).
+[file, reason]), protocols (JSON name -> description), default_protocol (the dataset's
+standard protocol, what ``train.protocol: default`` means).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import numpy as np
 
 from crosskd.atomic import atomic_path
 from crosskd.data.h5read import decode_strings, open_h5
-from crosskd.errors import DataError
+from crosskd.errors import ConfigError, DataError
 
 SCHEMA_VERSION = 1
 _MISSING = "fused HDF5 file is missing (run the fuse stage)"
@@ -69,6 +70,19 @@ class FusedData:
 
     def __len__(self) -> int:
         return len(self.label)
+
+    def protocol(self, name: str) -> str:
+        """``train.protocol`` resolved against this file: ``default`` is the dataset's standard
+        protocol; any other name must be one of the file's splits."""
+        if name == "default":
+            if "default_protocol" not in self.attrs:
+                raise DataError(None, "the fused data names no default_protocol (an older fuse "
+                                "made it): re-run the fuse stage")
+            name = str(self.attrs["default_protocol"])
+        if name not in self.splits:
+            raise ConfigError(f"params.yaml: train.protocol {name!r} is not a split of the fused "
+                              f"data (it has {sorted(self.splits)})")
+        return name
 
 
 def write_fused(path: str | Path, data: FusedData, lengths: dict[str, np.ndarray]) -> None:

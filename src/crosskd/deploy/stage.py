@@ -29,7 +29,6 @@ import torch
 from torch import nn
 
 from crosskd.config import boolean, get, number, positive_int
-from crosskd.data.datasets import resolve_protocol
 from crosskd.data.fused_h5 import INERTIAL_CHANNELS, FusedData, read_clip_seconds
 from crosskd.deploy.ensemble import SeedEnsemble
 from crosskd.deploy.export import (
@@ -147,7 +146,7 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
     spec, members = load_members(params, name, seeds, data)
     float_stem = float_stem_for(params, spec.model)
     model = members[0] if len(members) == 1 else SeedEnsemble(members).eval()
-    protocol = resolve_protocol(params)
+    protocol = data.protocol(get(params, "train.protocol"))
     dataset = get(params, "data.dataset")
 
     x = load_modality(spec.modality, data, params).astype(np.float32)

@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 from crosskd.config import boolean, choice, get, number, positive_int
-from crosskd.data.datasets import resolve_protocol
 from crosskd.data.fused_h5 import FusedData, read_fused
 from crosskd.data.fusion import fused_teacher_input, imu_node_count
 from crosskd.data.gaf import read_gaf
@@ -249,7 +248,8 @@ def load_checked_model(path: str | Path, params: dict[str, Any], data: FusedData
         raise DataError(path, f"holds the model {spec.name!r}, expected {name!r}{hint}")
     if list(record["class_names"]) != data.class_names:
         raise DataError(path, "trained on other classes than the fused file holds")
-    expected = {"dataset": get(params, "data.dataset"), "protocol": resolve_protocol(params),
+    expected = {"dataset": get(params, "data.dataset"),
+                "protocol": data.protocol(get(params, "train.protocol")),
                 "seed": seed}
     found = {k: record.get(k) for k in expected}
     if found != expected:

@@ -14,7 +14,6 @@ from typing import Any
 import torch
 
 from crosskd.config import boolean, get, number, positive_int
-from crosskd.data.datasets import resolve_protocol
 from crosskd.data.manifest import sha256_file
 from crosskd.errors import ConfigError
 from crosskd.evaluation import test_predictions
@@ -61,6 +60,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     t_start = time.perf_counter()
     data, fused_path = load_fused_for(params)
     split = split_for(params, data, seed)
+    protocol = data.protocol(get(params, "train.protocol"))
     kinds = list(get(params, "distill.teachers"))
     t_specs = [teacher_spec(k, params, data) for k in kinds]
     s_spec = student_spec(params, data, name=f"distill_{variant}")
@@ -103,7 +103,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
                        teacher_augment=teacher_augment)
     run_params = {"variant": variant, "method": method, "schedule": schedule, "seed": seed,
                   "weights": weights, "options": options, "teachers": kinds,
-                  "student": get(params, "student"), "protocol": resolve_protocol(params),
+                  "student": get(params, "student"), "protocol": protocol,
                   "validation": get(params, "train.validation"),
                   "inputs": input_files(modalities, params)}
     # What the teachers were: frozen files for pretrained, their settings for progressive
@@ -118,7 +118,6 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
         result = fit(task, batches, split, cfg, paths.checkpoint_dir(s_spec.name, seed),
                      num_classes=data.num_classes, run_config=run_params,
                      on_epoch=lambda e, row: tracker.log_metrics(row, step=e))
-        protocol = resolve_protocol(params)
         y, pred = test_predictions(student, s_spec.modality, data, params, protocol, seed)
         test = summary(y, pred, data.num_classes)
         meta = {"seed": seed, "protocol": protocol, "class_names": data.class_names,

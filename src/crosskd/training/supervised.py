@@ -8,7 +8,6 @@ from typing import Any
 import torch
 
 from crosskd.config import get, number, positive_int
-from crosskd.data.datasets import resolve_protocol
 from crosskd.data.fused_h5 import FusedData
 from crosskd.tracking import stage_run
 from crosskd.training import paths
@@ -34,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def split_for(params: dict[str, Any], data: FusedData, seed: int) -> Split:
     """The train/validation/test split of the protocol params select, for ``seed``."""
-    return split_from_params(params, data, resolve_protocol(params), seed)
+    return split_from_params(params, data, data.protocol(get(params, "train.protocol")), seed)
 
 
 def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed: int,
@@ -43,6 +42,7 @@ def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed
     torch.set_num_threads(positive_int(params, "train.threads"))
     data, fused_path = load_fused_for(params)
     split = split_for(params, data, seed)
+    protocol = data.protocol(get(params, "train.protocol"))
     x = load_modality(spec.modality, data, params)
     seed_everything(seed)
     model = spec.build()
@@ -54,7 +54,7 @@ def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed
                           cfg.epochs, cfg.batch_size,
                           number(params, f"{section}.label_smoothing", 0.0, low=0, high=1))
     run_params = {"model": spec.model, "kwargs": spec.kwargs, "modality": spec.modality,
-                  "section": get(params, section), "protocol": resolve_protocol(params),
+                  "section": get(params, section), "protocol": protocol,
                   "validation": get(params, "train.validation"), "seed": seed,
                   "dataset": get(params, "data.dataset"),
                   "inputs": input_files([spec.modality], params)}
@@ -62,7 +62,7 @@ def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed
         result = fit(task, batches, split, cfg, paths.checkpoint_dir(spec.name, seed),
                      num_classes=data.num_classes, run_config=run_params,
                      on_epoch=lambda e, row: tracker.log_metrics(row, step=e))
-        meta = {"seed": seed, "protocol": resolve_protocol(params),
+        meta = {"seed": seed, "protocol": protocol,
                 "class_names": data.class_names, "selected_epoch": result.best_epoch,
                 "val": result.best_val, "dataset": get(params, "data.dataset")}
         model_path = paths.model_file(spec.name, seed)
