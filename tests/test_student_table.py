@@ -127,16 +127,18 @@ def test_student_table_fold_run_trains_teachers_on_its_own_split(tmp_path, monke
         with pytest.raises(SystemExit, match="exclude each other"):
             student_table.main(["--fused", "fused.h5", "--protocol", "cross_subject",
                                 "--teachers", "models", "--train-teachers"])
-        rc = student_table.main([
+        sweep = [
             "--fused", "fused.h5", "--protocol", "cross_subject", "--seeds", "0",
-            "--methods", "kd", "--train-teachers", "--workdir", str(work), "--out", str(out),
+            "--methods", "kd",
             "-S", "data.actions=[1, 22]", "-S", "student.model=temporal_cnn",
             "-S", "student.temporal_cnn.widths=[8, 16]", "-S", "student.temporal_cnn.window=32",
             "-S", "profiles.fast.student.epochs=2", "-S", "profiles.fast.teacher.epochs=1",
             "-S", "profiles.fast.teacher.channels=[8, 8]",
             "-S", "profiles.fast.teacher.strides=[1, 1]",
             "-S", "train.validation.group=subject", "-S", "train.validation.fraction=0.5",
-            "-S", "train.validation.fold=1"])
+            "-S", "train.validation.fold=1"]
+        rc = student_table.main([*sweep, "--train-teachers", "--workdir", str(work),
+                                 "--out", str(out)])
     finally:
         os.chdir(cwd)
     assert rc == 0
@@ -152,6 +154,21 @@ def test_student_table_fold_run_trains_teachers_on_its_own_split(tmp_path, monke
             held_out, int(np.sum(data.subject == 1)))
     _, _, record = load_model(work / "models/teacher_sk/s0/model.pt")
     assert record["protocol"] == "cross_subject"
+    # --teachers: a sweep reuses those teachers (linked, not retrained); the same seed and
+    # settings then give the same distilled student, to the last digit.
+    work2, out2 = tmp_path / "work2", tmp_path / "table2.json"
+    try:
+        rc = student_table.main([*sweep, "--teachers", str(work / "models"), "--workdir",
+                                 str(work2), "--out", str(out2)])
+    finally:
+        os.chdir(cwd)
+    assert rc == 0
+    for kind in ("sk", "fu"):
+        assert (work2 / f"models/teacher_{kind}").resolve() == work / f"models/teacher_{kind}"
+    assert not (work2 / "metrics/train/teacher_sk_s0.json").exists()  # not trained again
+    again = json.loads(out2.read_text())["runs"]
+    assert [(r["run"], r["accuracy"]) for r in again] == [
+        (r["run"], r["accuracy"]) for r in result["runs"]]
 
 
 def test_student_table_refit_trains_on_the_whole_training_side(tmp_path, monkeypatch):
