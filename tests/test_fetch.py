@@ -52,27 +52,29 @@ def test_path_zip_errors_name_the_archive_and_member(mini_utd: Path, tmp_path: P
     victim = mini_utd / "Inertial" / "a1_s1_t1_inertial.mat"
     victim.write_bytes(victim.read_bytes()[:-8] + b"\0" * 8)
     archive = tmp_path / "UTD.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        for p in mini_utd.rglob("*"):
-            if p.is_file():
-                z.write(p, f"UTD-MHAD/{p.relative_to(mini_utd)}")
+
+    def zip_copy(leave_out: str = "") -> None:
+        with zipfile.ZipFile(archive, "w") as z:
+            for p in mini_utd.rglob("*"):
+                if p.is_file() and p.name != leave_out:
+                    z.write(p, f"UTD-MHAD/{p.relative_to(mini_utd)}")
+
+    def fetch() -> None:
+        fetch_dataset(base_params(fetch__source="path", fetch__path=str(archive)),
+                      tmp_path / "raw")
+
+    zip_copy()
     with pytest.raises(ChecksumError, match=r"UTD\.zip: member UTD-MHAD/Inertial/"
                        r"a1_s1_t1_inertial\.mat: sha256 mismatch"):
-        fetch_dataset(base_params(fetch__source="path", fetch__path=str(archive)),
-                      tmp_path / "raw")
-    with zipfile.ZipFile(archive, "w") as z:  # a manifest that lists a file the zip lacks
-        for p in mini_utd.rglob("*"):
-            if p.is_file() and p.name != "a1_s1_t1_inertial.mat":
-                z.write(p, f"UTD-MHAD/{p.relative_to(mini_utd)}")
+        fetch()
+    zip_copy(leave_out=victim.name)  # the manifest lists a file the zip lacks
     with pytest.raises(DataError, match=r"UTD\.zip: member UTD-MHAD/Inertial/"
                        r"a1_s1_t1_inertial\.mat: listed in MANIFEST\.sha256 but missing"):
-        fetch_dataset(base_params(fetch__source="path", fetch__path=str(archive)),
-                      tmp_path / "raw")
+        fetch()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("README.txt", "not a dataset")
     with pytest.raises(DataError, match=r"UTD\.zip: no folder below it holds \['Inertial'"):
-        fetch_dataset(base_params(fetch__source="path", fetch__path=str(archive)),
-                      tmp_path / "raw")
+        fetch()
     assert not [p for p in (tmp_path / "raw").iterdir()]  # no temporary leftovers
 
 

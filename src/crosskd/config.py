@@ -99,11 +99,17 @@ def boolean(params: dict[str, Any], key: str, default: Any = _MISSING) -> bool:
     return value
 
 
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool, which Python counts as an int)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
 def number(params: dict[str, Any], key: str, default: Any = _MISSING, *,
            low: float | None = None, high: float | None = None) -> float:
     """A finite number (int or float) in ``[low, high]``; else a ConfigError naming ``key``."""
     value = get(params, key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_number(value):
         raise ConfigError(f"params.yaml: {key} must be a number, got {value!r}")
     if low is not None and high is not None and not low <= value <= high:
         raise ConfigError(f"params.yaml: {key} must be in [{low}, {high}], got {value!r}")

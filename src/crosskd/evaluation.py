@@ -67,10 +67,7 @@ def test_predictions(model: torch.nn.Module, modality: str, data: FusedData,
 def evaluate_run(params: dict[str, Any], name: str, seed: int, stage: str) -> dict[str, Any]:
     """Test metrics of ``models/<name>/s<seed>``; writes metrics, confusion CSV and PNG."""
     torch.set_num_threads(positive_int(params, "train.threads"))
-    spec, model, record = load_model(paths.model_file(name, seed))
-    if spec.name != name:
-        raise DataError(paths.model_file(name, seed), f"holds the model {spec.name!r}, "
-                        f"expected {name!r}: re-run its training stage")
+    spec, model, record = load_model(paths.model_file(name, seed), name)
     data, fused_path = load_fused_for(params)
     if list(record["class_names"]) != data.class_names:
         raise DataError(fused_path, f"classes differ from those {name} was trained on")

@@ -9,13 +9,12 @@ differences). All rows must come from one protocol.
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from pathlib import Path
 from typing import Any
 
 from crosskd.atomic import write_text_atomic
-from crosskd.config import get
+from crosskd.config import get, is_number
 from crosskd.data.datasets import resolve_protocol
 from crosskd.errors import DataError
 from crosskd.training import paths
@@ -38,8 +37,7 @@ def _read(path: Path, protocol: str) -> dict[str, Any]:
         raise DataError(path, f"expected a JSON object, got {type(run).__name__}")
     for key in ("accuracy", "macro_f1"):
         value = run.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value):
+        if not is_number(value):
             raise DataError(path, f"{key} must be a finite number, got {value!r}")
     if run.get("protocol") != protocol:
         raise DataError(path, f"protocol {run.get('protocol')!r} differs from train.protocol "

@@ -49,10 +49,11 @@ from crosskd.training.builders import (
     load_checked_model,
     load_fused_for,
     load_modality,
+    run_protocol,
 )
 from crosskd.training.loop import predict_logits
 from crosskd.training.outputs import write_json
-from crosskd.training.supervised import split_for
+from crosskd.training.splits import split_from_params
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +147,12 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
     spec, members = load_members(params, name, seeds, data)
     float_stem = float_stem_for(params, spec.model)
     model = members[0] if len(members) == 1 else SeedEnsemble(members).eval()
-    protocol = data.protocol(get(params, "train.protocol"))
+    protocol = run_protocol(params, data)
     dataset = get(params, "data.dataset")
 
     x = load_modality(spec.modality, data, params).astype(np.float32)
-    splits = [split_for(params, data, seed) for seed in seeds]  # the training runs' splits
+    splits = [split_from_params(params, data, protocol, seed)  # the training runs' splits
+              for seed in seeds]
     test = splits[0].test  # the protocol's, the same for every seed
     x_test, y_test = x[test], data.label[test]
     # Calibration: clips some member trained on (for one seed: its training clips). Never

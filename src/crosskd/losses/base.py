@@ -22,7 +22,6 @@ widths refuses to run unbound rather than create parameters the optimizer never 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -31,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from crosskd.config import is_number
 from crosskd.errors import ConfigError
 from crosskd.losses.shapes import check_pairs_option
 from crosskd.models.output import ModelOutput
@@ -144,8 +144,7 @@ class DistillLoss(nn.Module):
         out: dict[str, float] = {}
         for key in self.weight_names:
             value = weights[key]
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if not ok or not math.isfinite(value) or value < 0:
+            if not is_number(value) or value < 0:
                 raise ConfigError(
                     f"loss {self.name!r}: weight {key!r} must be a finite number >= 0, "
                     f"got {value!r}"
@@ -171,8 +170,7 @@ class DistillLoss(nn.Module):
             if isinstance(default, bool):
                 ok = isinstance(value, bool)
             elif isinstance(default, float):
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-                ok = ok and math.isfinite(value)
+                ok = is_number(value)
                 value = float(value) if ok else value
             elif isinstance(default, int):
                 ok = isinstance(value, int) and not isinstance(value, bool)

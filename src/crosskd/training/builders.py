@@ -176,6 +176,16 @@ def fit_config(params: dict[str, Any], section: str, seed: int) -> FitConfig:
                      select=get(params, "train.validation.select", "best"))
 
 
+def run_protocol(params: dict[str, Any], data: FusedData) -> str:
+    """``train.protocol`` as the fused file resolves it (``default``: its standard one)."""
+    return data.protocol(get(params, "train.protocol"))
+
+
+def label_smoothing(params: dict[str, Any], section: str) -> float:
+    """``<section>.label_smoothing`` (0 when absent), a fraction in [0, 1]."""
+    return number(params, f"{section}.label_smoothing", 0.0, low=0, high=1)
+
+
 def optim_config(params: dict[str, Any], section: str) -> OptimConfig:
     raw = dict(get(params, f"{section}.optim"))
     try:
@@ -217,14 +227,19 @@ def save_model(path: str | Path, spec: ModelSpec, model: nn.Module, meta: dict[s
                            "modality": spec.modality, "state_dict": model.state_dict(), **meta})
 
 
-def load_model(path: str | Path) -> tuple[ModelSpec, nn.Module, dict[str, Any]]:
-    """A model file written by ``save_model``: its spec, the model in eval mode, its record."""
+def load_model(path: str | Path, name: str | None = None,
+               hint: str = ": re-run its training stage"
+               ) -> tuple[ModelSpec, nn.Module, dict[str, Any]]:
+    """A model file written by ``save_model``: its spec, the model in eval mode, its record.
+    With ``name``, the file must hold that run's model (not another's copied in its place)."""
     record = load_checkpoint(path)
-    fields = ("name", "model", "kwargs", "modality", "state_dict")
-    missing = [k for k in fields if k not in record] if isinstance(record, dict) else fields
+    required = ("name", "model", "kwargs", "modality", "state_dict")
+    missing = [k for k in required if k not in record] if isinstance(record, dict) else required
     if missing:
         raise DataError(path, f"not a model file of this pipeline (no {', '.join(missing)}); "
                         "re-run the stage that trains it")
+    if name is not None and record["name"] != name:
+        raise DataError(path, f"holds the model {record['name']!r}, expected {name!r}{hint}")
     spec = ModelSpec(record["name"], record["model"], record["kwargs"], record["modality"])
     model = spec.build()
     try:
@@ -243,13 +258,10 @@ def load_checked_model(path: str | Path, params: dict[str, Any], data: FusedData
     """``load_model`` of a model this run may use: trained on the fused file's classes, for
     this dataset, protocol and seed (one of another protocol may have seen this run's test
     clips). ``role`` / ``hint`` word the error ("teacher ", ": re-run train_teacher")."""
-    spec, model, record = load_model(path)
-    if name is not None and spec.name != name:
-        raise DataError(path, f"holds the model {spec.name!r}, expected {name!r}{hint}")
+    spec, model, record = load_model(path, name, hint)
     if list(record["class_names"]) != data.class_names:
         raise DataError(path, "trained on other classes than the fused file holds")
-    expected = {"dataset": get(params, "data.dataset"),
-                "protocol": data.protocol(get(params, "train.protocol")),
+    expected = {"dataset": get(params, "data.dataset"), "protocol": run_protocol(params, data),
                 "seed": seed}
     found = {k: record.get(k) for k in expected}
     if found != expected:

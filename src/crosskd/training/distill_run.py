@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from crosskd.config import boolean, get, number, positive_int
+from crosskd.config import boolean, get, positive_int
 from crosskd.data.manifest import sha256_file
 from crosskd.errors import ConfigError
 from crosskd.evaluation import test_predictions
@@ -26,11 +26,13 @@ from crosskd.training.builders import (
     fit_config,
     input_augment,
     input_files,
+    label_smoothing,
     load_checked_model,
     load_fused_for,
     load_modality,
     optim_config,
     prepare_student,
+    run_protocol,
     save_model,
     student_spec,
     teacher_spec,
@@ -40,7 +42,7 @@ from crosskd.training.loop import CURVE_COLUMNS, SupervisedTask, discard_checkpo
 from crosskd.training.metrics import summary
 from crosskd.training.outputs import peak_memory_mb, write_csv, write_json
 from crosskd.training.seeding import seed_everything
-from crosskd.training.supervised import split_for
+from crosskd.training.splits import split_from_params
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,9 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     torch.set_num_threads(positive_int(params, "train.threads"))
     t_start = time.perf_counter()
     data, fused_path = load_fused_for(params)
-    split = split_for(params, data, seed)
-    protocol = data.protocol(get(params, "train.protocol"))
+    protocol = run_protocol(params, data)
+    split = split_from_params(params, data, protocol, seed)
+    k = positive_int(params, "distill.k")
     kinds = list(get(params, "distill.teachers"))
     t_specs = [teacher_spec(k, params, data) for k in kinds]
     s_spec = student_spec(params, data, name=f"distill_{variant}")
@@ -85,20 +88,20 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     else:
         teachers = [s.build() for s in t_specs]
         t_cfg = fit_config(params, "teacher", seed)
-        smoothing = number(params, "teacher.label_smoothing", 0.0, low=0, high=1)
+        smoothing = label_smoothing(params, "teacher")
         teacher_tasks = [SupervisedTask(s.name, t, s.modality, optim_config(params, "teacher"),
-                                        cfg.epochs * positive_int(params, "distill.k"),
+                                        cfg.epochs * k,
                                         t_cfg.batch_size, smoothing)
                          for s, t in zip(t_specs, teachers, strict=True)]
         for spec in t_specs:  # as in train_teacher, in the teachers' own epochs only
             teacher_augment.update(input_augment(spec.modality, arrays[spec.modality], params))
     loss = build_loss(method, weights, options, student=FeatureDims.of_model(student),
                       teachers=[FeatureDims.of_model(t) for t in teachers],
-                      label_smoothing=number(params, "student.label_smoothing", 0.0, low=0, high=1))
+                      label_smoothing=label_smoothing(params, "student"))
     task = DistillTask(s_spec.name, student, s_spec.modality, teachers,
                        [s.modality for s in t_specs], loss, optim_config(params, "student"),
                        cfg.epochs, cfg.batch_size, teacher_tasks=teacher_tasks,
-                       k=positive_int(params, "distill.k"),
+                       k=k,
                        cache_teachers=cache_teachers,
                        teacher_augment=teacher_augment)
     run_params = {"variant": variant, "method": method, "schedule": schedule, "seed": seed,
@@ -109,7 +112,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     # What the teachers were: frozen files for pretrained, their settings for progressive
     # (MLflow would otherwise show k and teacher settings that a pretrained run never used).
     if schedule == "progressive":
-        run_params.update(k=get(params, "distill.k"), teacher=get(params, "teacher"))
+        run_params.update(k=k, teacher=get(params, "teacher"))
     else:
         run_params["teacher_files"] = {str(paths.model_file(s.name, seed)):
                                        sha256_file(paths.model_file(s.name, seed))

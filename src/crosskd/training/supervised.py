@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from crosskd.config import get, number, positive_int
+from crosskd.config import get, positive_int
 from crosskd.data.fused_h5 import FusedData
 from crosskd.tracking import stage_run
 from crosskd.training import paths
@@ -17,10 +17,12 @@ from crosskd.training.builders import (
     check_input,
     fit_config,
     input_files,
+    label_smoothing,
     load_fused_for,
     load_modality,
     optim_config,
     prepare_student,
+    run_protocol,
     save_model,
 )
 from crosskd.training.loop import CURVE_COLUMNS, FitResult, SupervisedTask, discard_checkpoints, fit
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 
 def split_for(params: dict[str, Any], data: FusedData, seed: int) -> Split:
     """The train/validation/test split of the protocol params select, for ``seed``."""
-    return split_from_params(params, data, data.protocol(get(params, "train.protocol")), seed)
+    return split_from_params(params, data, run_protocol(params, data), seed)
 
 
 def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed: int,
@@ -41,8 +43,8 @@ def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed
     """Fit ``spec`` on its modality; write model, metrics and curve; log to MLflow."""
     torch.set_num_threads(positive_int(params, "train.threads"))
     data, fused_path = load_fused_for(params)
-    split = split_for(params, data, seed)
-    protocol = data.protocol(get(params, "train.protocol"))
+    protocol = run_protocol(params, data)
+    split = split_from_params(params, data, protocol, seed)
     x = load_modality(spec.modality, data, params)
     seed_everything(seed)
     model = spec.build()
@@ -52,7 +54,7 @@ def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed
     cfg = fit_config(params, section, seed)
     task = SupervisedTask(spec.name, model, spec.modality, optim_config(params, section),
                           cfg.epochs, cfg.batch_size,
-                          number(params, f"{section}.label_smoothing", 0.0, low=0, high=1))
+                          label_smoothing(params, section))
     run_params = {"model": spec.model, "kwargs": spec.kwargs, "modality": spec.modality,
                   "section": get(params, section), "protocol": protocol,
                   "validation": get(params, "train.validation"), "seed": seed,
