@@ -60,7 +60,7 @@ def score_group(dirs: list[Path], runs: list[str], split_name: str) -> dict[str,
     os.chdir(dirs[0])  # data/fused and params.yaml of the group (checked equal above)
     try:
         params = load_params("params.yaml")
-        data, _ = load_fused_for(params)
+        data = load_fused_for(params)
         out: dict[str, Any] = {}
         for run in runs:
             found = sorted((int(p.parent.name[1:]), p) for d in dirs

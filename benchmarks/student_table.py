@@ -106,14 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     from crosskd.training.supervised import train_supervised
 
     params = load_params("params.yaml")
-    data, _ = load_fused_for(params)
+    data = load_fused_for(params)
     rows: list[dict[str, Any]] = []
     for seed in args.seeds:
         if args.train_teachers:
             for kind in params["distill"]["teachers"]:
-                train_supervised(params, teacher_spec(kind, params, data), "teacher", seed,
+                train_supervised(params, data, teacher_spec(kind, params, data), "teacher", seed,
                                  "table")
-        result = train_supervised(params, student_spec(params, data), "student", seed, "table")
+        result = train_supervised(params, data, student_spec(params, data), "student", seed,
+                                  "table")
         spec, model, _ = load_model(paths.model_file("student_baseline", seed))
         y, pred = test_predictions(model, spec.modality, data, params, args.protocol, seed)
         test = test_summary(y, pred, data.num_classes)

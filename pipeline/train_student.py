@@ -4,9 +4,7 @@ the raw accelerometer), cross-entropy only."""
 import sys
 
 from crosskd.cli import run_stage, stage_parser
-from crosskd.data.fused_h5 import read_fused
-from crosskd.training import paths
-from crosskd.training.builders import student_spec
+from crosskd.training.builders import load_fused_for, student_spec
 from crosskd.training.supervised import train_supervised
 
 parser = stage_parser(__doc__)
@@ -14,8 +12,8 @@ parser.add_argument("--seed", type=int, required=True, help="training seed (one 
 
 
 def main(args, params):
-    data = read_fused(paths.fused_file(params["data"]["dataset"]))
-    train_supervised(params, student_spec(params, data), "student", args.seed,
+    data = load_fused_for(params)
+    train_supervised(params, data, student_spec(params, data), "student", args.seed,
                      stage=f"train_student@{args.seed}")
 
 

@@ -3,9 +3,7 @@
 import sys
 
 from crosskd.cli import run_stage, stage_parser
-from crosskd.data.fused_h5 import read_fused
-from crosskd.training import paths
-from crosskd.training.builders import TEACHERS, teacher_spec
+from crosskd.training.builders import TEACHERS, load_fused_for, teacher_spec
 from crosskd.training.supervised import train_supervised
 
 parser = stage_parser(__doc__)
@@ -15,9 +13,9 @@ parser.add_argument("--seed", type=int, required=True, help="training seed (one 
 
 
 def main(args, params):
-    data = read_fused(paths.fused_file(params["data"]["dataset"]))
+    data = load_fused_for(params)
     spec = teacher_spec(args.teacher, params, data)
-    train_supervised(params, spec, "teacher", args.seed,
+    train_supervised(params, data, spec, "teacher", args.seed,
                      stage=f"train_teacher@{args.teacher}-{args.seed}")
 
 

@@ -132,4 +132,5 @@ def test_stage_scripts_help_and_clean_errors(tmp_path: Path) -> None:
     proc = _stage("fuse.py", cwd=tmp_path)
     assert proc.returncode == 1 and "data/raw/utd_mhad/Inertial: folder is missing" in proc.stderr
     proc = _stage("evaluate.py", "--model", "teacher_sk", "--seed", "0", cwd=tmp_path)
-    assert proc.returncode == 1 and "model.pt: checkpoint is missing" in proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "data/fused/utd_mhad.h5: fused HDF5 file is missing (run the fuse stage)" in proc.stderr

@@ -411,6 +411,23 @@ def test_bad_input_repeated_timestamps_repaired(deployed: dict, tmp_path: Path, 
             "first of each, 1 had different values)") in err
 
 
+def test_bad_input_mostly_repeated_timestamps_is_an_error(deployed: dict, tmp_path: Path,
+                                                          capsys):
+    # Timestamps in whole 0.1 s at 50 Hz: 4 of each 5 samples repeat a time. Dropping them
+    # would leave a 10 Hz signal read as 50 Hz, so this is not repaired by default.
+    lines = [f"{float(line.split(',')[0]):.1f},{line.split(',', 1)[1]}" for line in _lines()]
+    repeats = len(lines) - len({line.split(",")[0] for line in lines})
+    assert 150 <= repeats <= 170
+    rc, err = _bad_input(tmp_path, deployed, capsys, lines)
+    assert rc == 2
+    assert f"bad.csv: {repeats} of 200 samples (80%) repeat the previous timestamp" in err
+    assert "--max-repeated 0.1" in err
+    rc, err = _bad_input(tmp_path, deployed, capsys, lines, "--max-repeated", "0.9")
+    assert rc == 0 and f"repaired: dropped {repeats} sample(s) with a repeated timestamp" in err
+    rc, err = _bad_input(tmp_path, deployed, capsys, lines, "--max-repeated", "1.5")
+    assert rc == 2 and "0 <= --max-repeated <= 1" in err
+
+
 def test_bad_input_gap(deployed: dict, tmp_path: Path, capsys):
     lines = _lines()
     del lines[100:140]  # 0.8 s missing

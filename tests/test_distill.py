@@ -6,6 +6,7 @@ import copy
 import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -214,9 +215,9 @@ def test_short_distillation_runs_end_to_end(tiny_project, monkeypatch) -> None:
 
     data = read_fused("data/fused/utd_mhad.h5")
     for kind in ("sk", "fu"):
-        train_supervised(params, teacher_spec(kind, params, data), "teacher", 0,
+        train_supervised(params, data, teacher_spec(kind, params, data), "teacher", 0,
                          f"train_teacher@{kind}-0")
-    train_supervised(params, student_spec(params, data), "student", 0, "train_student@0")
+    train_supervised(params, data, student_spec(params, data), "student", 0, "train_student@0")
     for method, schedule in (("acs", "pretrained"), ("acs", "progressive"), ("fitnet",
                                                                               "pretrained")):
         m = distill_run(params, method, schedule, 0, f"d@{method}-{schedule}")
@@ -245,12 +246,12 @@ def test_short_distillation_runs_end_to_end(tiny_project, monkeypatch) -> None:
     with pytest.raises(ConfigError, match="distill.cache_teacher_outputs must be true or false"):
         distill_run(bad, "kd", "pretrained", 0, "x")
     # A teacher trained for another protocol may have seen this run's test clips: refused.
-    from crosskd.data.datasets import resolve_protocol
+    from crosskd.data.fused_h5 import read_protocol
     from crosskd.training.checkpoint import load_checkpoint, save_checkpoint
 
     path = root / "models/teacher_sk/s0/model.pt"
     record = load_checkpoint(path)
-    assert record["protocol"] == resolve_protocol(params)
+    assert record["protocol"] == read_protocol("data/fused/utd_mhad.h5", "default")
     save_checkpoint(path, {**record, "protocol": "trial_split"})
     with pytest.raises(DataError, match="teacher made for"):
         distill_run(params, "kd", "pretrained", 0, "y")
@@ -258,6 +259,12 @@ def test_short_distillation_runs_end_to_end(tiny_project, monkeypatch) -> None:
 
 def test_report_mean_std_and_same_seed_gain(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
+    fused = tmp_path / "data/fused/utd_mhad.h5"  # the report reads only its protocols
+    fused.parent.mkdir(parents=True)
+    with h5py.File(fused, "w") as f:
+        f.attrs["default_protocol"] = "cross_subject"
+        for name in ("cross_subject", "trial_split"):
+            f.create_dataset(f"splits/{name}/train", data=np.ones(2, bool))
     acc = {"teacher_sk": [0.9, 0.8], "teacher_fu": [0.95, 0.85],
            "student_baseline": [0.70, 0.80]}
     for model, values in acc.items():
@@ -284,9 +291,11 @@ def test_report_mean_std_and_same_seed_gain(tmp_path, monkeypatch) -> None:
     assert report["rows"]["teacher_fu"]["accuracy_mean"] == pytest.approx(90.0)
     md = to_markdown(report)
     assert "| acs_progressive | distill (progressive) | 78.00 \u00b1 4.24 |" in md
-    params["train"]["protocol"] = "cross_subject"
-    with pytest.raises(Exception, match="protocol 'trial_split' differs"):
-        build_report(params)
+    for protocol in ("cross_subject", "default"):  # default: the fused file's cross_subject
+        params["train"]["protocol"] = protocol
+        with pytest.raises(DataError, match="protocol 'trial_split' differs from train.protocol "
+                           "'cross_subject'"):
+            build_report(params)
     params["train"]["protocol"] = "trial_split"
     bad = tmp_path / "metrics/distill/acs_progressive_s1.json"
     for content, message in (('{"accuracy": 0.8', "not valid JSON"),
@@ -316,10 +325,10 @@ def test_watch_class_student_trains_and_distils(tiny_project, monkeypatch) -> No
     params["student"]["temporal_cnn"].update(window=32, widths=[8, 16], channels="acc_gyro")
     data = read_fused("data/fused/utd_mhad.h5")
     for kind in ("sk", "fu"):  # fresh teachers: another test may have altered the files
-        train_supervised(params, teacher_spec(kind, params, data), "teacher", 0, f"t{kind}")
+        train_supervised(params, data, teacher_spec(kind, params, data), "teacher", 0, f"t{kind}")
     spec = student_spec(params, data)
     assert spec.modality == "inertial" and spec.kwargs["in_channels"] == 6
-    train_supervised(params, spec, "student", 0, "train_student@0")
+    train_supervised(params, data, spec, "student", 0, "train_student@0")
     _, model, _ = load_model(root / "models/student_baseline/s0/model.pt")
     split = split_for(params, data, 0)
     train_windows = data.inertial[split.train]  # (n, T_i, 6): the resampling keeps the mean
@@ -330,7 +339,7 @@ def test_watch_class_student_trains_and_distils(tiny_project, monkeypatch) -> No
         assert 0.0 <= m["accuracy"] <= 1.0
     params["student"]["augment"] = {"scale": 0.1, "wobble": 1.0}
     with pytest.raises(ConfigError, match="wobble"):
-        train_supervised(params, spec, "student", 0, "x")
+        train_supervised(params, data, spec, "student", 0, "x")
 
 
 def test_teacher_augmentation_where_teachers_train(tiny_project, monkeypatch) -> None:
@@ -366,10 +375,10 @@ def test_teacher_augmentation_where_teachers_train(tiny_project, monkeypatch) ->
     monkeypatch.setattr(augment_module, "build_skeleton_augment", spy)
     data = read_fused("data/fused/utd_mhad.h5")
     joints = data.skeleton.shape[3]
-    train_supervised(params, teacher_spec("fu", params, data), "teacher", 0, "aug@fu")
+    train_supervised(params, data, teacher_spec("fu", params, data), "teacher", 0, "aug@fu")
     assert seen and set(seen) == {(joints + 1, joints)}
     seen.clear()
-    train_supervised(params, teacher_spec("sk", params, data), "teacher", 0, "aug@sk")
+    train_supervised(params, data, teacher_spec("sk", params, data), "teacher", 0, "aug@sk")
     assert seen and set(seen) == {(joints, joints)}
     seen.clear()
     distill_run(params, "kd", "pretrained", 0, "aug@kd")
@@ -385,5 +394,5 @@ def test_teacher_augmentation_where_teachers_train(tiny_project, monkeypatch) ->
     assert sum(clips) == 2 * epochs * per_epoch
     seen.clear()
     params["teacher"]["augment"] = {"scale": 0, "rotate_deg": 0, "time_warp": 0}
-    train_supervised(params, teacher_spec("sk", params, data), "teacher", 0, "aug@off")
+    train_supervised(params, data, teacher_spec("sk", params, data), "teacher", 0, "aug@off")
     assert seen == []

@@ -52,7 +52,7 @@ def exported(tmp_path_factory) -> tuple[Path, dict, dict]:
         fuse_dataset(params, "data/raw/utd_mhad", "data/fused/utd_mhad.h5")
         data = read_fused("data/fused/utd_mhad.h5")
         for seed in (0, 1):  # seed 1: the second member of the seed-ensemble test
-            train_supervised(params, student_spec(params, data), "student", seed,
+            train_supervised(params, data, student_spec(params, data), "student", seed,
                              f"train_student@{seed}")
         report = export_run(params)
     finally:
@@ -160,6 +160,14 @@ def test_evaluate_stage_outputs_agree_with_each_other(exported, monkeypatch) -> 
             assert confusion[i, j] == pairs.count((actual, predicted))
         assert detail["per_class"][actual]["support"] == confusion[i].sum()
     assert Path("plots/confusion/student_baseline_s1.png").stat().st_size > 1000
+    # A model made for another protocol is refused by name, not scored on this one's test set.
+    other = copy.deepcopy(params)
+    other["train"]["protocol"] = "trial_split"
+    written = Path("metrics/eval/student_baseline_s1.json").read_bytes()
+    with pytest.raises(DataError, match=r"s1/model\.pt: made for \{.*'protocol': "
+                       r"'cross_subject'.*this run is \{.*'trial_split'.*re-run its training"):
+        evaluate_run(other, "student_baseline", 1, "evaluate@student_baseline-1")
+    assert Path("metrics/eval/student_baseline_s1.json").read_bytes() == written
 
 
 def test_stage_checks_fail_loudly(exported, monkeypatch) -> None:
@@ -289,7 +297,7 @@ def test_seed_ensemble_exports_the_mean_of_its_members(exported, tmp_path, monke
         export_run(params)
     narrow = copy.deepcopy(base)  # seed 2: another architecture under the same run name
     narrow["student"]["temporal_cnn"]["widths"] = [8, 8]
-    train_supervised(narrow, student_spec(narrow, data), "student", 2, "train_student@2")
+    train_supervised(narrow, data, student_spec(narrow, data), "student", 2, "train_student@2")
     params["deploy"]["seeds"] = [0, 2]
     with pytest.raises(DataError, match=r"s2/model.pt: is a temporal_cnn .*an ensemble needs "
                                         "one architecture"):

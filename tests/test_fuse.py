@@ -181,6 +181,7 @@ def test_the_fused_file_resolves_the_default_protocol(mini_utd: Path, tmp_path: 
     out = tmp_path / "f.h5"
     fuse_dataset(_params(), mini_utd, out)
     data = read_fused(out)
+    assert data.path == out
     assert data.attrs["default_protocol"] == "cross_subject"
     assert data.protocol("default") == "cross_subject"
     assert data.protocol("trial_split") == "trial_split"
@@ -188,5 +189,5 @@ def test_the_fused_file_resolves_the_default_protocol(mini_utd: Path, tmp_path: 
                        r"fused data \(it has \['cross_subject', 'trial_split'\]\)"):
         data.protocol("cross_view")
     del data.attrs["default_protocol"]  # a file from before the attribute existed
-    with pytest.raises(DataError, match="names no default_protocol .*re-run the fuse stage"):
+    with pytest.raises(DataError, match=r"f\.h5: names no default_protocol .*re-run the fuse"):
         data.protocol("default")

@@ -12,11 +12,10 @@ import torch
 from crosskd.atomic import atomic_path
 from crosskd.config import positive_int
 from crosskd.data.fused_h5 import FusedData
-from crosskd.errors import DataError
 from crosskd.tracking import stage_run
 from crosskd.training import paths
 from crosskd.training.batches import PairedArrays
-from crosskd.training.builders import load_fused_for, load_modality, load_model
+from crosskd.training.builders import load_checked_model, load_fused_for, load_modality
 from crosskd.training.loop import predict_logits
 from crosskd.training.metrics import full_report
 from crosskd.training.outputs import write_csv, write_json
@@ -67,10 +66,10 @@ def test_predictions(model: torch.nn.Module, modality: str, data: FusedData,
 def evaluate_run(params: dict[str, Any], name: str, seed: int, stage: str) -> dict[str, Any]:
     """Test metrics of ``models/<name>/s<seed>``; writes metrics, confusion CSV and PNG."""
     torch.set_num_threads(positive_int(params, "train.threads"))
-    spec, model, record = load_model(paths.model_file(name, seed), name)
-    data, fused_path = load_fused_for(params)
-    if list(record["class_names"]) != data.class_names:
-        raise DataError(fused_path, f"classes differ from those {name} was trained on")
+    data = load_fused_for(params)
+    # Trained on this file's classes, for this dataset, protocol and seed, or a clear error.
+    spec, model, record = load_checked_model(paths.model_file(name, seed), params, data, seed,
+                                             hint=": re-run its training stage", name=name)
     protocol = record["protocol"]
     y, pred = test_predictions(model, spec.modality, data, params, protocol, seed)
     report = full_report(y, pred, data.class_names)

@@ -15,7 +15,7 @@ from typing import Any
 
 from crosskd.atomic import write_text_atomic
 from crosskd.config import get, is_number
-from crosskd.data.datasets import resolve_protocol
+from crosskd.data.fused_h5 import read_protocol
 from crosskd.errors import DataError
 from crosskd.training import paths
 from crosskd.training.outputs import write_json
@@ -73,8 +73,8 @@ def table_row(name: str, kind: str, runs: list[dict[str, Any]],
 
 def build_report(params: dict[str, Any]) -> dict[str, Any]:
     seeds = [int(s) for s in get(params, "train.seeds")]
-    protocol = resolve_protocol(params)
     dataset = get(params, "data.dataset")
+    protocol = read_protocol(paths.fused_file(dataset), get(params, "train.protocol"))
 
     def load_eval(model: str) -> list[dict[str, Any]]:
         return [{**_read(paths.eval_metrics(model, s), protocol), "seed": s} for s in seeds]

@@ -151,15 +151,6 @@ BERKELEY_MHAD = DatasetSpec(
 DATASETS: dict[str, DatasetSpec] = {d.name: d for d in (UTD_MHAD, MMACT, BERKELEY_MHAD)}
 
 
-def resolve_protocol(params: dict) -> str:
-    """``train.protocol``, where ``default`` is the dataset's standard one (its first)."""
-    from crosskd.config import get
-
-    spec = get_dataset(get(params, "data.dataset"))
-    name = get(params, "train.protocol")
-    return spec.protocols[0].name if name == "default" else spec.protocol(name).name
-
-
 def get_dataset(name: str) -> DatasetSpec:
     try:
         return DATASETS[name]
@@ -169,5 +160,4 @@ def get_dataset(name: str) -> DatasetSpec:
         ) from None
 
 
-__all__ = ["DATASETS", "DatasetSpec", "Protocol", "ReadReport", "get_dataset",
-           "resolve_protocol"]
+__all__ = ["DATASETS", "DatasetSpec", "Protocol", "ReadReport", "get_dataset"]

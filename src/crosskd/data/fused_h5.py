@@ -59,6 +59,7 @@ class FusedData:
     class_names: list[str]
     splits: dict[str, np.ndarray]  # protocol -> train mask
     attrs: dict[str, Any]
+    path: Path | None = None  # the file it was read from, for errors that name it
 
     @property
     def num_classes(self) -> int:
@@ -74,15 +75,31 @@ class FusedData:
     def protocol(self, name: str) -> str:
         """``train.protocol`` resolved against this file: ``default`` is the dataset's standard
         protocol; any other name must be one of the file's splits."""
-        if name == "default":
-            if "default_protocol" not in self.attrs:
-                raise DataError(None, "the fused data names no default_protocol (an older fuse "
-                                "made it): re-run the fuse stage")
-            name = str(self.attrs["default_protocol"])
-        if name not in self.splits:
-            raise ConfigError(f"params.yaml: train.protocol {name!r} is not a split of the fused "
-                              f"data (it has {sorted(self.splits)})")
-        return name
+        return _resolve_protocol(name, self.attrs.get("default_protocol"), self.splits,
+                                 self.path)
+
+
+def _resolve_protocol(name: str, default: Any, splits: Any, path: Path | None) -> str:
+    if name == "default":
+        if default is None:
+            raise DataError(path, "names no default_protocol (an older fuse made it): "
+                            "re-run the fuse stage")
+        name = str(default)
+    if name not in splits:
+        raise ConfigError(f"params.yaml: train.protocol {name!r} is not a split of the fused "
+                          f"data (it has {sorted(splits)})")
+    return name
+
+
+def read_protocol(path: str | Path, name: str) -> str:
+    """``FusedData.protocol`` from the file's attributes and split names alone (no arrays)."""
+    path = Path(path)
+    with open_h5(path, _MISSING) as f:
+        if "splits" not in f:
+            raise DataError(path, "missing datasets ['splits']")
+        default = f.attrs.get("default_protocol")
+        return _resolve_protocol(name, None if default is None else str(default),
+                                 list(f["splits"]), path)
 
 
 def write_fused(path: str | Path, data: FusedData, lengths: dict[str, np.ndarray]) -> None:
@@ -179,6 +196,7 @@ def read_fused(path: str | Path) -> FusedData:
             class_names=decode_strings(f["class_names"][()]),
             splits={p: f[f"splits/{p}/train"][()] for p in f["splits"]},
             attrs=attrs,
+            path=path,
         )
     _check_consistent(path, data)
     return data

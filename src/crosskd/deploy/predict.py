@@ -18,7 +18,9 @@ Checks (never a silent wrong answer): wrong column count, non-numeric values, Na
 values (rows named), time going backwards (line named), gaps longer than ``--max-gap``
 (named) and a recording shorter than one window are errors (exit status 2, one ``error:``
 line). Repeated timestamps are repaired (later duplicates dropped) and short gaps bridged
-by the interpolation; both are reported on stderr and in ``--report``.
+by the interpolation; both are reported on stderr and in ``--report``. More repeats than
+``--max-repeated`` (a fraction of the samples) are an error: so many mean timestamps too
+coarse for the rate or duplicated rows, and dropping them would distort the signal.
 
 Processing: linear interpolation onto a uniform grid at the model's rate, windows of
 ``window`` samples every ``hop`` samples, softmax of the model's logits, then a moving
@@ -126,7 +128,8 @@ def _parse_time(text: str) -> tuple[float, str] | None:
     return (stamp - _EPOCH).total_seconds(), "mmact"
 
 
-def read_recording(path: str | Path, max_gap: float = 0.25, channels: int = 3) -> Recording:
+def read_recording(path: str | Path, max_gap: float = 0.25, channels: int = 3,
+                   max_repeated: float = 0.1) -> Recording:
     """Parse and validate a ``timestamp, x, y, z`` CSV (``channels=6``: ``..., gx, gy, gz``;
     see the module docstring).
 
@@ -195,6 +198,12 @@ def read_recording(path: str | Path, max_gap: float = 0.25, channels: int = 3) -
                         f"{back.size} backward step(s) in all. Sort the file by time if the "
                         "rows are merely out of order")
     dup = np.flatnonzero(step == 0) + 1
+    if dup.size > max_repeated * len(t):
+        raise DataError(path, f"{dup.size} of {len(t)} samples ({dup.size / len(t):.0%}) repeat "
+                        f"the previous timestamp (first at line {line_no[dup[0]]}), more than "
+                        f"--max-repeated {max_repeated:g}: timestamps too coarse for the "
+                        "sampling rate, or duplicated rows. Write finer timestamps, or raise "
+                        "--max-repeated to drop the repeats anyway")
     if dup.size:
         differing = int(np.sum(np.any(v[dup] != v[dup - 1], axis=1)))
         repairs.append(f"dropped {dup.size} sample(s) with a repeated timestamp (line(s) "
@@ -388,7 +397,8 @@ def predict(model: str | Path, input_csv: str | Path, out: str | Path,
             timeline: str | Path | None = None, *, window: int | None = None,
             hop: int | None = None, rate: float | None = None,
             classes: str | Path | None = None, smooth_k: int = 5, units: str = "auto",
-            max_gap: float = 0.25, threads: int = 1, log: Any = None) -> dict[str, Any]:
+            max_gap: float = 0.25, max_repeated: float = 0.1, threads: int = 1,
+            log: Any = None) -> dict[str, Any]:
     """Run the whole CLI; returns the summary (also written by ``--report``).
 
     Repairs and a one-line summary go to ``log`` (default: stderr).
@@ -399,12 +409,13 @@ def predict(model: str | Path, input_csv: str | Path, out: str | Path,
     for path in (out, timeline):  # checked before the work, and named (not its temporary)
         if path.is_dir():
             raise ConfigError(f"{path}: is a folder; the output needs a file name")
-    if smooth_k < 1 or max_gap <= 0 or threads < 1:
-        raise ConfigError(f"need --smooth >= 1, --max-gap > 0, --threads >= 1; got "
-                          f"{smooth_k}, {max_gap}, {threads}")
+    if smooth_k < 1 or max_gap <= 0 or not 0 <= max_repeated <= 1 or threads < 1:
+        raise ConfigError(f"need --smooth >= 1, --max-gap > 0, 0 <= --max-repeated <= 1, "
+                          f"--threads >= 1; got {smooth_k}, {max_gap}, {max_repeated}, {threads}")
     session = open_session(model, threads=threads)
     info = model_info(session, model, window, hop, rate, classes)
-    rec = read_recording(input_csv, max_gap=max_gap, channels=info.channels)
+    rec = read_recording(input_csv, max_gap=max_gap, channels=info.channels,
+                         max_repeated=max_repeated)
     values, units_note = to_g(rec.values, units, input_csv)
     rec.values = values
     samples = resample(rec, info.rate)
@@ -465,6 +476,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--units", choices=UNITS, default="auto", help="acceleration units")
     p.add_argument("--max-gap", type=float, default=0.25,
                    help="longest gap in seconds bridged by interpolation (default 0.25)")
+    p.add_argument("--max-repeated", type=float, default=0.1,
+                   help="largest fraction of samples with a repeated timestamp that is "
+                   "repaired by dropping them (default 0.1); more is an error")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
     p.add_argument("--report", help="also write a JSON summary (repairs, rates, counts)")
     return p
@@ -476,7 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = predict(args.model, args.input, args.out, args.timeline, window=args.window,
                           hop=args.hop, rate=args.rate, classes=args.classes,
                           smooth_k=args.smooth, units=args.units, max_gap=args.max_gap,
-                          threads=args.threads)
+                          max_repeated=args.max_repeated, threads=args.threads)
         if args.report:
             with atomic_path(args.report) as tmp:
                 tmp.write_text(json.dumps(summary, indent=2) + "\n")

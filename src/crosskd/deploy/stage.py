@@ -143,7 +143,7 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
     tolerance = number(params, "deploy.int8_accuracy_tolerance")
     torch.set_num_threads(positive_int(params, "train.threads"))
 
-    data, fused_path = load_fused_for(params)
+    data = load_fused_for(params)
     spec, members = load_members(params, name, seeds, data)
     float_stem = float_stem_for(params, spec.model)
     model = members[0] if len(members) == 1 else SeedEnsemble(members).eval()
@@ -167,7 +167,7 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
     torch_pred = torch_logits.argmax(1).numpy()
     torch_acc = float((torch_pred == y_test).mean())
 
-    meta = stream_metadata(spec.modality, x, read_clip_seconds(fused_path), data.class_names, hop)
+    meta = stream_metadata(spec.modality, x, read_clip_seconds(data.path), data.class_names, hop)
     meta.update({"model": name, "architecture": spec.model, "seeds": seeds,
                  "dataset": dataset, "protocol": protocol})
     # Files are made in a staging folder and replace models/deploy only once checked.

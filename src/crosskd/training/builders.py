@@ -158,7 +158,8 @@ def input_augment(modality: str, x: np.ndarray, params: dict[str, Any]) -> dict[
     return {} if fn is None else {modality: fn}
 
 
-def check_input(spec: ModelSpec, model: nn.Module, x: np.ndarray, source: str) -> None:
+def check_input(spec: ModelSpec, model: nn.Module, x: np.ndarray,
+                source: str | Path | None) -> None:
     """Run two samples through the model so a shape mismatch is named before training."""
     model.eval()
     try:
@@ -217,9 +218,9 @@ def input_files(modalities: list[str], params: dict[str, Any]) -> dict[str, str]
     return {str(f): sha256_file(f) for f in files}
 
 
-def load_fused_for(params: dict[str, Any]) -> tuple[FusedData, Path]:
-    path = paths.fused_file(get(params, "data.dataset"))
-    return read_fused(path), path
+def load_fused_for(params: dict[str, Any]) -> FusedData:
+    """The fused file of ``data.dataset`` (``.path`` names it in errors)."""
+    return read_fused(paths.fused_file(get(params, "data.dataset")))
 
 
 def save_model(path: str | Path, spec: ModelSpec, model: nn.Module, meta: dict[str, Any]) -> None:

@@ -60,7 +60,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     options = get(params, f"distill.options.{method}")
     torch.set_num_threads(positive_int(params, "train.threads"))
     t_start = time.perf_counter()
-    data, fused_path = load_fused_for(params)
+    data = load_fused_for(params)
     protocol = run_protocol(params, data)
     split = split_from_params(params, data, protocol, seed)
     k = positive_int(params, "distill.k")
@@ -75,7 +75,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     augment = prepare_student(student, s_spec.modality, arrays[s_spec.modality], split.train,
                               params)
     batches = PairedArrays(arrays, data.label, data.sample_id, augment)
-    check_input(s_spec, student, arrays[s_spec.modality], str(fused_path))
+    check_input(s_spec, student, arrays[s_spec.modality], data.path)
     cfg = fit_config(params, "student", seed)
     teacher_tasks, teacher_augment = None, {}
     if schedule == "pretrained":

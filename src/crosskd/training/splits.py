@@ -53,7 +53,7 @@ def make_split(data: FusedData, protocol: str, *, val_fraction: float, val_group
     test = np.flatnonzero(~train_mask)
     for side, idx in (("training", pool), ("test", test)):
         if len(idx) == 0:  # e.g. fuse.on_bad_clip: skip dropped every clip of one side
-            raise DataError(None, f"the fused data's {protocol} split has no {side} clips "
+            raise DataError(data.path, f"the {protocol} split has no {side} clips "
                             f"(of {len(train_mask)}): fuse more subjects or trials, or choose "
                             "another train.protocol")
     if val_fraction == 0.0:

@@ -18,7 +18,6 @@ from crosskd.training.builders import (
     fit_config,
     input_files,
     label_smoothing,
-    load_fused_for,
     load_modality,
     optim_config,
     prepare_student,
@@ -38,18 +37,18 @@ def split_for(params: dict[str, Any], data: FusedData, seed: int) -> Split:
     return split_from_params(params, data, run_protocol(params, data), seed)
 
 
-def train_supervised(params: dict[str, Any], spec: ModelSpec, section: str, seed: int,
-                     stage: str) -> FitResult:
-    """Fit ``spec`` on its modality; write model, metrics and curve; log to MLflow."""
+def train_supervised(params: dict[str, Any], data: FusedData, spec: ModelSpec, section: str,
+                     seed: int, stage: str) -> FitResult:
+    """Fit ``spec`` on its modality of ``data`` (``load_fused_for``); write model, metrics and
+    curve; log to MLflow."""
     torch.set_num_threads(positive_int(params, "train.threads"))
-    data, fused_path = load_fused_for(params)
     protocol = run_protocol(params, data)
     split = split_from_params(params, data, protocol, seed)
     x = load_modality(spec.modality, data, params)
     seed_everything(seed)
     model = spec.build()
     augment = prepare_student(model, spec.modality, x, split.train, params)
-    check_input(spec, model, x, str(fused_path))
+    check_input(spec, model, x, data.path)
     batches = PairedArrays({spec.modality: x}, data.label, data.sample_id, augment)
     cfg = fit_config(params, section, seed)
     task = SupervisedTask(spec.name, model, spec.modality, optim_config(params, section),
