@@ -30,6 +30,7 @@ standard protocol, what ``train.protocol: default`` means).
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,8 @@ class FusedData:
                                  self.path)
 
 
-def _resolve_protocol(name: str, default: Any, splits: Any, path: Path | None) -> str:
+def _resolve_protocol(name: str, default: object, splits: Collection[str],
+                      path: Path | None) -> str:
     if name == "default":
         if default is None:
             raise DataError(path, "names no default_protocol (an older fuse made it): "
