@@ -99,9 +99,8 @@ def read_protocol(path: str | Path, name: str) -> str:
     with open_h5(path, _MISSING) as f:
         if "splits" not in f:
             raise DataError(path, "missing datasets ['splits']")
-        default = f.attrs.get("default_protocol")
-        return _resolve_protocol(name, None if default is None else str(default),
-                                 list(f["splits"]), path)
+        return _resolve_protocol(name, f.attrs.get("default_protocol"), list(f["splits"]),
+                                 path)
 
 
 def write_fused(path: str | Path, data: FusedData, lengths: dict[str, np.ndarray]) -> None:
