@@ -151,6 +151,32 @@ def test_truncated_zip(tmp_path: Path) -> None:
     assert not dest.exists()
 
 
+def _patch_zip_headers(archive: Path, local_off: int, central_off: int, patch) -> None:
+    """Rewrite one 16-bit field of every local and central header of ``archive``."""
+    data = bytearray(archive.read_bytes())
+    for sig, off in ((b"PK\x03\x04", local_off), (b"PK\x01\x02", central_off)):
+        i = data.find(sig)
+        while i >= 0:
+            data[i + off:i + off + 2] = patch(int.from_bytes(data[i + off:i + off + 2],
+                                                             "little")).to_bytes(2, "little")
+            i = data.find(sig, i + 4)
+    archive.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("field,patch,problem", [
+    # Deflate64 (method 9), which Windows Explorer writes for large files.
+    ((8, 10), lambda v: 9, r"member 'a\.txt': .*compression method.*re-pack"),
+    ((6, 8), lambda v: v | 1, r"member 'a\.txt' is encrypted"),  # general flag bit 0
+])
+def test_zip_member_python_cannot_read_is_named(tmp_path: Path, field, patch, problem) -> None:
+    archive = _make_zip(tmp_path / "odd.zip", FILES)
+    _patch_zip_headers(archive, *field, patch)
+    with pytest.raises(DataError, match=problem) as info:
+        safe_extract(archive, tmp_path / "out")
+    assert info.value.path == archive
+    assert _leftovers(tmp_path, {"odd.zip"}) == []
+
+
 def test_truncated_tar_gz(tmp_path: Path) -> None:
     archive = _make_tar(tmp_path / "cut.tar.gz", {"big.bin": os.urandom(200_000)})
     data = archive.read_bytes()

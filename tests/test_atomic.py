@@ -36,6 +36,11 @@ def test_temporaries_of_a_killed_write_go_with_the_next_write(tmp_path: Path) ->
     (tmp_path / ".utd_mhad.k3x_9a1z.tmp").mkdir()  # what SIGKILL mid-fetch leaves
     (tmp_path / ".utd_mhad.k3x_9a1z.tmp" / "big.bin").write_bytes(b"x" * 100)
     (tmp_path / ".utd_mhad.old").mkdir()
+    # ... and what writes nested in that temporary leave: a generator's own atomic_dir, an
+    # extraction folder and its temporary, the moved-aside root of a nested archive.
+    for nested in ("..utd_mhad.k3x_9a1z.tmp.qq8w2e0r.tmp", ".utd_mhad.k3x_9a1z.tmp.extract",
+                   "..utd_mhad.k3x_9a1z.tmp.extract.a1b2c3d4.tmp", ".utd_mhad.k3x_9a1z.tmp.lift"):
+        (tmp_path / nested).mkdir()
     (tmp_path / ".utd_mhad.h5.abcdefgh.tmp").write_text("another target's")
     (tmp_path / "utd_mhad.zip.part").write_text("a resumable download")
     with atomic_dir(tmp_path / "utd_mhad") as tmp:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from crosskd.data.download import cache_path
 from crosskd.data.fetch import fetch_dataset
 from crosskd.data.manifest import write_manifest
 from crosskd.data.utd_mhad import read_utd_mhad
@@ -45,6 +46,28 @@ def test_path_zip_with_nested_root(mini_utd: Path, tmp_path: Path) -> None:
     out = fetch_dataset(base_params(fetch__source="path", fetch__path=str(archive)),
                         tmp_path / "raw")
     assert len(list(read_utd_mhad(out))) == 8
+
+
+def test_path_zip_from_macos_finder_skips_its_metadata(mini_utd: Path, tmp_path: Path) -> None:
+    # Finder's "Compress" adds __MACOSX/<tree>/._<file> for every file; "__MACOSX" sorts
+    # before a lower-case root, so a first-match search took the metadata for the data.
+    archive = tmp_path / "utd.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in mini_utd.rglob("*.mat"):
+            rel = p.relative_to(mini_utd)
+            z.write(p, f"utd/{rel}")
+            z.writestr(f"__MACOSX/utd/{rel.parent}/._{p.name}", b"\x00\x05\x16\x07" * 20)
+    out = fetch_dataset(base_params(fetch__source="path", fetch__path=str(archive)),
+                        tmp_path / "raw")
+    assert len(list(read_utd_mhad(out))) == 8
+    assert not list(out.rglob("._*"))
+    # Two copies side by side: refused by name, not one picked at random.
+    with zipfile.ZipFile(archive, "a") as z:
+        for p in mini_utd.rglob("*.mat"):
+            z.write(p, f"copy/{p.relative_to(mini_utd)}")
+    with pytest.raises(DataError, match=r"utd\.zip: 2 folders hold .*\['copy', 'utd'\]"):
+        fetch_dataset(base_params(fetch__source="path", fetch__path=str(archive)),
+                      tmp_path / "raw")
 
 
 def test_path_zip_errors_name_the_archive_and_member(mini_utd: Path, tmp_path: Path) -> None:
@@ -122,7 +145,20 @@ def test_url_source_downloads_and_extracts(zip_server, tmp_path: Path) -> None:
     out = fetch_dataset(base_params(fetch__source="url", fetch__urls=urls), tmp_path / "raw",
                         tmp_path / "dl")
     assert len(list(read_utd_mhad(out))) == 8
-    assert (tmp_path / "dl" / "Inertial.zip").is_file()  # kept: a re-run downloads nothing
+    kept = cache_path(f"{base}/Inertial.zip", tmp_path / "dl")
+    assert kept.name == "Inertial.zip" and kept.is_file()  # kept: a re-run downloads nothing
+
+
+def test_url_cache_is_per_url_not_per_file_name(zip_server, tmp_path: Path) -> None:
+    from crosskd.data.download import download
+
+    base, site = zip_server
+    for mirror in ("a", "b"):
+        (site / mirror).mkdir()
+        (site / mirror / "data.zip").write_bytes(f"mirror {mirror}".encode())
+    got = [download(u, cache_path(u, tmp_path / "dl"))
+           for u in (f"{base}/a/data.zip", f"{base}/b/data.zip")]
+    assert [g.read_bytes() for g in got] == [b"mirror a", b"mirror b"]
 
 
 def test_url_source_checksum_mismatch(zip_server, tmp_path: Path) -> None:
@@ -157,6 +193,8 @@ def test_pose_model_from_path_and_checksum(tmp_path: Path) -> None:
                                         sha256=sha256_file(model))
     out = fetch_pose_model(params, tmp_path / "raw", tmp_path / "dl")
     assert out == tmp_path / "raw" / POSE_MODEL and out.read_bytes() == model.read_bytes()
+    params["skeletons"]["model"]["sha256"] = f" {sha256_file(model).upper()}"  # as pasted
+    assert fetch_pose_model(params, tmp_path / "raw1", tmp_path / "dl").is_file()
     params["skeletons"]["model"]["sha256"] = "f" * 64
     with pytest.raises(ChecksumError, match="pose.task: sha256 mismatch"):
         fetch_pose_model(params, tmp_path / "raw2", tmp_path / "dl")
@@ -178,7 +216,7 @@ def test_pose_model_from_url_with_sha256(zip_server, tmp_path: Path) -> None:
     out = fetch_pose_model(params, tmp_path / "raw", tmp_path / "dl")
     assert out.read_bytes() == b"model bytes" * 1000
     params["skeletons"]["model"]["sha256"] = "0" * 64
-    (tmp_path / "dl" / "pose_landmarker_full.task").unlink()
+    cache_path(f"{base}/pose_landmarker_full.task", tmp_path / "dl").unlink()
     with pytest.raises(ChecksumError):
         fetch_pose_model(params, tmp_path / "raw2", tmp_path / "dl")
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from crosskd.data.fuse import fuse_dataset
-from crosskd.data.fused_h5 import read_clip_seconds, read_fused
+from crosskd.data.fused_h5 import read_clip_spans, read_fused
 from crosskd.data.fusion import fused_teacher_input
 from crosskd.data.layouts import KINECT_V1
 from crosskd.data.normalize import normalize_skeleton, view_rotation
@@ -119,6 +119,8 @@ def test_param_errors(mini_utd: Path, tmp_path: Path) -> None:
         fuse_dataset(_params(fuse__center="hips"), mini_utd, tmp_path / "x.h5")
     with pytest.raises(ConfigError, match="fuse.skeleton_frames"):
         fuse_dataset(_params(fuse__skeleton_frames=0), mini_utd, tmp_path / "x.h5")
+    with pytest.raises(ConfigError, match="fuse.inertial_steps must be an integer >= 2, got 1"):
+        fuse_dataset(_params(fuse__inertial_steps=1), mini_utd, tmp_path / "x.h5")
     with pytest.raises(ConfigError, match="unknown dataset"):
         fuse_dataset(_params(data__dataset="kinetics"), mini_utd, tmp_path / "x.h5")
     with pytest.raises(ConfigError, match="fuse.rotate must be true or false, got 'false'"):
@@ -140,13 +142,13 @@ def test_read_fused_rejects_truncated_and_foreign_files(mini_utd: Path, tmp_path
     with pytest.raises(DataError, match="missing"):
         read_fused(tmp_path / "absent.h5")
     # The clip durations (export stage) come through the same checks.
-    assert read_clip_seconds(out).shape == (8,) and (read_clip_seconds(out) > 0).all()
+    assert read_clip_spans(out).shape == (8,) and (read_clip_spans(out) > 0).all()
     with pytest.raises(DataError, match="cut.h5: not a readable HDF5"):
-        read_clip_seconds(cut)
+        read_clip_spans(cut)
     with pytest.raises(DataError, match="absent.h5: fused HDF5 file is missing"):
-        read_clip_seconds(tmp_path / "absent.h5")
-    with pytest.raises(DataError, match="other.h5: no inertial_seconds"):
-        read_clip_seconds(tmp_path / "other.h5")
+        read_clip_spans(tmp_path / "absent.h5")
+    with pytest.raises(DataError, match="other.h5: no inertial_seconds or inertial_length"):
+        read_clip_spans(tmp_path / "other.h5")
 
 
 @pytest.mark.parametrize("name", ["skeleton", "inertial"])

@@ -24,7 +24,7 @@ from crosskd.data.mmact import (
     read_mmact,
     read_sensor_csv,
 )
-from crosskd.data.pose import PoseTrack, save_track
+from crosskd.data.pose import PoseTrack, load_track, save_track
 from crosskd.data.sample import ReadReport
 from crosskd.data.synthetic.mmact import generate_mmact, synthetic_subject_ids
 from crosskd.errors import ConfigError, DataError
@@ -245,6 +245,21 @@ def test_missing_skeleton_reports_the_stage_reason(mmact_copy):
     assert path == str(skel / f"{cid}.npz") and "no person detected" in problem
     with pytest.raises(DataError, match="extracted from cam1, not cam2"):
         list(read_mmact(root, skeleton_dir=skel, camera="cam2"))
+
+
+def test_skeleton_file_with_nan_is_named_and_skippable(mmact_copy):
+    root, skel = mmact_copy
+    path = skel / "subject1_scene1_session1_walking.npz"
+    track, meta = load_track(path)
+    track.world[1, 2, 0] = np.nan
+    save_track(path, track, **{k: v for k, v in meta.items() if k != "version"})
+    with pytest.raises(DataError, match="NaN or inf values in world") as err:
+        list(read_mmact(root, skeleton_dir=skel))
+    assert err.value.path == path  # the skeletons stage's file, not the fused output
+    report = ReadReport()
+    assert len(list(read_mmact(root, skeleton_dir=skel, on_bad_clip="skip",
+                               report=report))) == 17
+    assert report.skipped[0][0] == str(path)
 
 
 def test_files_of_other_actions_are_ignored(mmact_copy):

@@ -130,6 +130,19 @@ def test_unreadable_and_empty_videos_name_the_file(tmp_path, model):
         assert err.value.path == video and video.name in str(err.value)
 
 
+def test_truncated_video_is_an_error_not_a_short_skeleton(tmp_path, model):
+    video = tmp_path / "cut.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (128, 128))
+    for frame in astronaut_frames(30, size=128):
+        writer.write(frame)
+    writer.release()
+    assert len(extract_video(video, model)) == 30  # whole, it reads through
+    video.write_bytes(video.read_bytes()[: video.stat().st_size * 6 // 10])  # lost its tail
+    with pytest.raises(DataError, match=r"only \d+ of the 30 frames .* truncated") as err:
+        extract_video(video, model)
+    assert err.value.path == video
+
+
 def test_interpolate_missing_linear_and_held_at_ends():
     values = np.array([[0.0], [0.0], [2.0], [0.0], [6.0], [0.0]])
     missing = np.array([True, False, True, False, True, True])
@@ -201,6 +214,10 @@ def test_save_load_round_trip_and_damage(tmp_path):
     back, meta = load_track(tmp_path / "t.npz")
     np.testing.assert_array_equal(back.world, track.world)
     assert meta["camera"] == "cam2" and meta["version"] == pose.EXTRACTOR_VERSION
+    track.world[3, 5, 1] = np.nan  # e.g. written by another tool
+    save_track(tmp_path / "nan.npz", track)
+    with pytest.raises(DataError, match=r"corrupt skeleton file .*NaN or inf values in world"):
+        load_track(tmp_path / "nan.npz")
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(DataError, match="corrupt skeleton file") as err:
         load_track(tmp_path / "bad.npz")

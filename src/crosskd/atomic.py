@@ -24,9 +24,11 @@ def _umask() -> int:
 
 def remove_stale_temporaries(target: Path) -> list[Path]:
     """Delete what an earlier, killed write of ``target`` left next to it; return those paths."""
-    # mkstemp/mkdtemp names: "." + target name + "." + 8 random characters + ".tmp"
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp|"
-                         rf"\.{re.escape(target.name)}\.old")
+    # mkstemp/mkdtemp names: "." + target name + "." + 8 random characters + ".tmp". A write
+    # nested in that temporary (a generator or an extraction into it) leaves names built on
+    # it: "." + it + ".<random>.tmp", it + ".extract", ... They go with it.
+    name = re.escape(target.name)
+    pattern = re.compile(rf"\.+{name}\.[a-z0-9_]{{8}}\.tmp(?:\..+)?|\.{name}\.old")
     stale = [p for p in target.parent.iterdir() if pattern.fullmatch(p.name)]
     for path in stale:
         if path.is_dir() and not path.is_symlink():

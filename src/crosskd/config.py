@@ -120,8 +120,10 @@ def number(params: dict[str, Any], key: str, default: Any = _MISSING, *,
     return float(value)
 
 
-def positive_int(params: dict[str, Any], key: str) -> int:
+def positive_int(params: dict[str, Any], key: str, low: int = 1) -> int:
+    """An integer >= ``low`` (default 1); else a ConfigError naming ``key``."""
     value = get(params, key)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"params.yaml: {key} must be a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        what = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ConfigError(f"params.yaml: {key} must be {what}, got {value!r}")
     return value

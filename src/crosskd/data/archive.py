@@ -107,8 +107,19 @@ def _extract_zip(archive: Path, dest: Path) -> None:
                         target.mkdir(parents=True, exist_ok=True)
                         continue
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(info) as src, open(target, "wb") as out:
-                        shutil.copyfileobj(src, out)
+                    try:
+                        with zf.open(info) as src, open(target, "wb") as out:
+                            shutil.copyfileobj(src, out)
+                    # zipfile's words for a member it cannot read (e.g. Deflate64, which
+                    # Windows writes for large files, or a password).
+                    except NotImplementedError as exc:
+                        raise DataError(archive, f"member {info.filename!r}: {exc}; "
+                                        "re-pack the archive with plain deflate") from exc
+                    except RuntimeError as exc:
+                        if not info.flag_bits & 0x1:
+                            raise
+                        raise DataError(archive, f"member {info.filename!r} is encrypted; "
+                                        "extract it by hand and fetch the folder") from exc
     except _ZIP_CORRUPT as exc:
         raise _corrupt(archive, exc) from exc
 

@@ -15,6 +15,7 @@ telling the user how to provide the file by hand.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import logging
 import os
@@ -73,6 +74,16 @@ def _finish(url: str, part: Path, dest: Path, expected: str | None) -> Path:
     os.replace(part, dest)
     log.info("downloaded %s -> %s", url, dest)
     return dest
+
+
+def cache_path(url: str, folder: str | Path) -> Path:
+    """Where ``url`` is kept in the download folder: ``<folder>/<url hash>/<file name>``.
+
+    Keyed on the whole URL, not its file name: two mirrors' ``data.zip`` (or two
+    ``uc?id=`` links) must not be served each other's file or resume each other's part.
+    """
+    name = Path(urllib.parse.urlparse(url).path).name or "download"
+    return Path(folder) / hashlib.sha256(url.encode()).hexdigest()[:16] / name
 
 
 def download(

@@ -14,13 +14,12 @@ import logging
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from crosskd.atomic import atomic_dir
 from crosskd.config import choice, get, number
 from crosskd.data.archive import is_archive, safe_extract
 from crosskd.data.datasets import DatasetSpec, get_dataset
-from crosskd.data.download import download
+from crosskd.data.download import cache_path, download
 from crosskd.data.manifest import sha256_file, verify_manifest
 from crosskd.errors import ChecksumError, ConfigError, DataError
 
@@ -29,13 +28,28 @@ log = logging.getLogger(__name__)
 SOURCES = ("synthetic", "path", "url")
 
 
+def _is_metadata(rel: Path) -> bool:
+    """Archiver side folders (macOS ``__MACOSX``, hidden folders): never the dataset."""
+    return any(part == "__MACOSX" or part.startswith(".") for part in rel.parts)
+
+
 def find_root(folder: Path, markers: tuple[str, ...]) -> Path:
-    """The folder (``folder`` or one below it) that holds all the dataset's marker folders."""
-    candidates = [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())]
-    for cand in candidates:
-        if all((cand / m).is_dir() for m in markers):
-            return cand
-    raise DataError(folder, f"no folder below it holds {list(markers)}: not this dataset?")
+    """The folder (``folder`` or one below it) that holds all the dataset's marker folders.
+
+    The shallowest one wins; two at that depth is an error, not a guess.
+    """
+    below = (p for p in folder.rglob("*")
+             if p.is_dir() and not _is_metadata(p.relative_to(folder)))
+    found = [c for c in [folder, *below] if all((c / m).is_dir() for m in markers)]
+    if not found:
+        raise DataError(folder, f"no folder below it holds {list(markers)}: not this dataset?")
+    depth = min(len(c.parts) for c in found)
+    top = sorted(c for c in found if len(c.parts) == depth)
+    if len(top) > 1:
+        names = [c.relative_to(folder).as_posix() for c in top]
+        raise DataError(folder, f"{len(top)} folders hold {list(markers)}: {names}; "
+                        "keep one copy of the dataset")
+    return top[0]
 
 
 def _merge_into(src: Path, dst: Path) -> None:
@@ -103,8 +117,8 @@ def fetch_url(spec: DatasetSpec, entries: list[dict[str, Any]], out: Path, downl
         if not isinstance(entry, dict) or "url" not in entry:
             raise ConfigError(f"params.yaml: fetch.urls entries need a 'url' key, got {entry!r}")
         url = entry["url"]
-        name = Path(urlparse(url).path).name or "download"
-        archive = download(url, downloads / name, sha256=entry.get("sha256"), timeout=timeout)
+        archive = download(url, cache_path(url, downloads), sha256=entry.get("sha256"),
+                           timeout=timeout)
         extracted = safe_extract(archive, out.with_name(out.name + ".extract"))
         try:
             _merge_into(extracted, out)
@@ -160,11 +174,13 @@ def fetch_pose_model(params: dict[str, Any], out: Path, downloads: Path) -> Path
     """The MediaPipe pose model, from a local path or the official URL (``skeletons.model``)."""
     source = choice(params, "skeletons.model.source", ("path", "url"))
     sha256 = get(params, "skeletons.model.sha256", None)
+    sha256 = str(sha256).strip().lower() if sha256 else None  # as download() reads it
     target = out / POSE_MODEL
     target.parent.mkdir(parents=True, exist_ok=True)
     if source == "url":
-        got = download(get(params, "skeletons.model.url"), downloads / target.name,
-                       sha256=sha256, timeout=timeout_s(params))
+        url = get(params, "skeletons.model.url")
+        got = download(url, cache_path(url, downloads), sha256=sha256,
+                       timeout=timeout_s(params))
     else:
         got = Path(get(params, "skeletons.model.path")).expanduser()
         if not got.is_file():

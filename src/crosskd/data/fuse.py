@@ -62,8 +62,9 @@ def fuse_dataset(params: dict[str, Any], raw_root: str | Path, out_path: str | P
     on_bad = choice(params, "fuse.on_bad_clip", ("error", "skip"))
     center = choice(params, "fuse.center", CENTER_MODES)
     rotate = boolean(params, "fuse.rotate")
-    t_s = positive_int(params, "fuse.skeleton_frames")
-    t_i = positive_int(params, "fuse.inertial_steps")
+    # Resampling keeps both ends of a clip, so it needs two steps at least.
+    t_s = positive_int(params, "fuse.skeleton_frames", low=2)
+    t_i = positive_int(params, "fuse.inertial_steps", low=2)
 
     report = ReadReport()
     samples = list(spec.read(raw_root, actions, on_bad_clip=on_bad, report=report,

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 NUM_LANDMARKS = 33
 DEFAULT_FPS = 30.0  # used (with a warning) when a video's header has no usable frame rate
+TRUNCATED_TOLERANCE = 0.05  # header frame counts of some containers are estimates
 MIN_DETECTION_CONFIDENCE = 0.5
 MIN_PRESENCE_CONFIDENCE = 0.5
 MIN_TRACKING_CONFIDENCE = 0.5
@@ -171,6 +172,7 @@ def extract_video(
     indices: list[int] = []
     try:
         fps = _video_fps(cap, video_path)
+        header_frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         ok, frame = cap.read()
         if not ok:  # checked before loading the model: an empty video fails fast
             raise DataError(video_path, "video has no readable frames (empty or corrupt)")
@@ -206,6 +208,11 @@ def extract_video(
                 ok, frame = cap.read()
     finally:
         cap.release()
+    # A cut-off file decodes up to the damage and then reads as ended: without this check
+    # its partial skeleton would be stretched over the whole inertial clip.
+    if header_frames > 0 and index < header_frames - max(2, TRUNCATED_TOLERANCE * header_frames):
+        raise DataError(video_path, f"only {index} of the {header_frames} frames its header "
+                        "lists are readable: truncated or corrupt video")
     missing = ~np.array(found)
     if missing.all():
         raise DataError(video_path, f"no person detected in any frame ({len(indices)} frames)")
@@ -261,7 +268,13 @@ def load_track(path: str | Path) -> tuple[PoseTrack, dict[str, str]]:
                     or missing.shape != (f,) or times.shape != (f,) or f == 0):
                 raise ValueError(f"inconsistent shapes {landmarks.shape}, {world.shape}, "
                                  f"{missing.shape}, {times.shape}")
+            bad = [k for k, v in (("landmarks", landmarks), ("world", world), ("times", times))
+                   if not np.isfinite(v).all()]
+            if bad:
+                raise ValueError(f"NaN or inf values in {', '.join(bad)}")
             width, height = (int(v) for v in z["frame_size"])
+            if width <= 0 or height <= 0 or not 0 < float(z["fps"]) < math.inf:
+                raise ValueError(f"frame size {width}x{height}, fps {float(z['fps'])}")
             track = PoseTrack(
                 landmarks=landmarks, world=world, missing=missing, times=times,
                 fps=float(z["fps"]), video_fps=float(z["video_fps"]),
