@@ -303,6 +303,7 @@ def check_outputs(out: Path, timeline: Path) -> None:
     segs = read_rows(timeline)
     assert [s["label"] for s in segs] == CLASSES
     assert float(segs[0]["start_s"]) == 0.0
+    assert float(segs[-1]["end_s"]) == pytest.approx(12.0 - 1 / RATE, abs=0.03)  # the end
     assert float(segs[1]["start_s"]) == pytest.approx(4.0, abs=0.7)
     assert float(segs[2]["start_s"]) == pytest.approx(8.0, abs=0.7)
     for a, b in zip(segs, segs[1:], strict=False):
@@ -448,7 +449,21 @@ def test_bad_input_nan(deployed: dict, tmp_path: Path, capsys):
 
 def test_bad_input_too_short(deployed: dict, tmp_path: Path, capsys):
     rc, err = _bad_input(tmp_path, deployed, capsys, _lines(40))
-    assert rc == 2 and "too short" in err and "one window needs 64" in err
+    assert rc == 2 and "too short" in err and f"one window needs 64 ({63 / RATE:.3f} s)" in err
+
+
+@pytest.mark.parametrize("start", [0.0, 1_700_000_000.0])  # seconds from 0, Unix seconds
+def test_window_count_does_not_depend_on_the_clock(deployed: dict, tmp_path: Path, capsys,
+                                                   start: float):
+    # Exactly one window, and one window plus one hop, at the model's rate: Unix timestamps
+    # lose ~1e-7 s to rounding, which must not cost the last sample (and so a window).
+    for n, windows in ((WINDOW, 1), (WINDOW + HOP, 2)):
+        t = start + np.arange(n) / RATE
+        x = recording(RATE)[1][:n]
+        lines = [f"{ti:.6f},{a:.5f},{b:.5f},{c:.5f}" for ti, (a, b, c) in zip(t, x, strict=True)]
+        rc, err = _bad_input(tmp_path, deployed, capsys, lines)
+        assert rc == 0, err
+        assert len(read_rows(tmp_path / "o.csv")) == windows
 
 
 def test_bad_input_column_count(deployed: dict, tmp_path: Path, capsys):
@@ -477,6 +492,13 @@ def test_bad_input_other(deployed: dict, tmp_path: Path, capsys):
     lines = [f"{float(ln.split(',')[0]) * 1000:.1f},{ln.split(',', 1)[1]}" for ln in _lines()]
     rc, err = _bad_input(tmp_path, deployed, capsys, lines)  # milliseconds
     assert rc == 2 and "timestamps must be in seconds (are they milliseconds?)" in err
+    # ... also where --max-gap is raised to bridge what look like gaps
+    rc, err = _bad_input(tmp_path, deployed, capsys, lines, "--max-gap", "30")
+    assert rc == 2 and "timestamps must be in seconds (are they milliseconds?)" in err
+    lines = [f"{ti:.4f},{a:.4f},{b:.4f},{c:.4f}" for ti, (a, b, c) in zip(
+        *recording(5.0, seconds_each=20.0), strict=True)]  # 5 Hz for a 50 Hz model
+    rc, err = _bad_input(tmp_path, deployed, capsys, lines, "--max-gap", "0.5")
+    assert rc == 0 and "warning: the recording's 5 Hz is well below the model's 50 Hz" in err
     rc = main(["--model", str(tmp_path / "none.onnx"), "--input", "x.csv", "--out", "o.csv"])
     assert rc == 2 and "ONNX model file not found" in capsys.readouterr().err
 
@@ -529,5 +551,21 @@ def test_predict_to_an_unwritable_output_is_a_clear_error(deployed: dict, tmp_pa
     assert main(["--model", str(deployed["fp32"]), "--input", str(src), "--out",
                  str(folder)]) == 2
     err = capsys.readouterr().err
-    assert err == f"error: {folder}: is a folder; the output needs a file name\n"
+    assert err == f"error: {folder}: is a folder; --out needs a file name\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "rec.csv"]
+
+
+def test_predict_never_overwrites_its_input_or_one_output_with_another(deployed: dict,
+                                                                        tmp_path: Path, capsys):
+    src = write_csv(tmp_path / "rec.csv", *recording(50.0))
+    before = src.read_bytes()
+    out = tmp_path / "o.csv"
+    for extra, both in (([str(src)], "--input and --out"),
+                        ([str(out), "--timeline", str(out)], "--out and --timeline"),
+                        ([str(out), "--report", str(tmp_path / "o_timeline.csv")],
+                         "--timeline and --report")):
+        assert main(["--model", str(deployed["fp32"]), "--input", str(src), "--out",
+                     *extra]) == 2
+        assert f"given as both {both}; it would be overwritten" in capsys.readouterr().err
+    assert src.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.csv"]

@@ -22,7 +22,7 @@ from mlflow.tracking import MlflowClient
 from crosskd.config import apply_profile
 from crosskd.data.fetch import fetch_dataset
 from crosskd.data.fuse import fuse_dataset
-from crosskd.data.fused_h5 import read_clip_seconds, read_fused
+from crosskd.data.fused_h5 import read_clip_spans, read_fused
 from crosskd.data.utd_mhad import INERTIAL_RATE_HZ, read_utd_mhad
 from crosskd.deploy.export import evaluate_onnx
 from crosskd.deploy.predict import main as predict_main
@@ -99,18 +99,19 @@ def test_deploy_report_matches_pytorch(exported, monkeypatch) -> None:
         "model/model.pt"]
 
 
-def test_stream_metadata_rate_is_window_over_clip_duration(exported, monkeypatch) -> None:
+def test_stream_metadata_rate_is_the_rate_the_model_was_trained_at(exported, monkeypatch) -> None:
     root, params, report = exported
     monkeypatch.chdir(root)
-    seconds = read_clip_seconds("data/fused/utd_mhad.h5")
+    spans = read_clip_spans("data/fused/utd_mhad.h5")
     raw = sorted(read_utd_mhad(Path("data/raw/utd_mhad"), [1, 22, 27]), key=lambda s: s.sample_id)
-    assert len(seconds) == len(raw)
-    np.testing.assert_allclose(sorted(seconds), sorted(len(s.acc) / INERTIAL_RATE_HZ
-                                                       for s in raw))
+    assert len(spans) == len(raw)
+    # First to last sample: n samples at 50 Hz span (n - 1) / 50 s.
+    np.testing.assert_allclose(sorted(spans), sorted((len(s.acc) - 1) / INERTIAL_RATE_HZ
+                                                     for s in raw))
     meta = {p.key: json.loads(p.value) if p.value[:1] in "[{0123456789" else p.value
             for p in onnx.load(str(root / "models/deploy/student.int8.onnx")).metadata_props}
     assert meta["window"] == 32 and meta["hop"] == params["deploy"]["hop"]
-    assert meta["rate"] == pytest.approx(32 / np.median(seconds), rel=1e-3)
+    assert meta["rate"] == pytest.approx(31 / np.median(spans), rel=1e-4)
     assert meta["classes"] == read_fused("data/fused/utd_mhad.h5").class_names
     assert meta["input"] == "raw_window" and meta["model"] == "student_baseline"
     assert report["stream"]["rate"] == meta["rate"]
@@ -176,8 +177,8 @@ def test_stage_checks_fail_loudly(exported, monkeypatch) -> None:
     before = {p.name: p.read_bytes() for p in (root / "models/deploy").iterdir()}
     params = copy.deepcopy(base)
     params["deploy"]["fp32_logit_atol"] = -1.0  # no fp32 file can match PyTorch this closely
-    with pytest.raises(ExportError, match=r"student\.onnx: fp32 ONNX logits differ from "
-                       r"PyTorch's by .* > deploy\.fp32_logit_atol -1"):
+    with pytest.raises(ExportError, match=r"models/deploy/student\.onnx: fp32 ONNX logits "
+                       r"differ from PyTorch's by .* > deploy\.fp32_logit_atol -1"):
         export_run(params)
     params = copy.deepcopy(base)
     params["deploy"]["int8_accuracy_tolerance"] = -1.0  # no file can pass
@@ -188,8 +189,9 @@ def test_stage_checks_fail_loudly(exported, monkeypatch) -> None:
     params["deploy"]["int8_float_stem"] = {"temporal_cnn": False, "gaf_resnet18": True}
     with pytest.raises(ExportError, match=r"try deploy\.int8_float_stem\.temporal_cnn: true or"):
         export_run(params)
-    # The files that passed stay; nothing half-checked replaces them.
+    # The files that passed stay; nothing half-checked replaces them or lies beside them.
     assert {p.name: p.read_bytes() for p in (root / "models/deploy").iterdir()} == before
+    assert [p.name for p in (root / "models").iterdir() if "deploy" in p.name] == ["deploy"]
     for value, message in (
             ("yes", "deploy.int8_float_stem must be true or false"),
             ({"temporal_cnn": "yes", "gaf_resnet18": False},
@@ -220,6 +222,22 @@ def test_float_stem_for_reads_one_boolean_or_one_per_architecture() -> None:
         assert float_stem_for(one, "gaf_resnet18") is flag
     with pytest.raises(ConfigError, match="missing parameter 'deploy.int8_float_stem'"):
         float_stem_for({"deploy": {}}, "temporal_cnn")
+
+
+def test_predict_at_the_metadata_rate_sees_what_training_saw() -> None:
+    """A clip resampled by predict at the exported rate gives the fused file's window."""
+    from crosskd.data.resample import resample_time
+    from crosskd.deploy.predict import Recording, resample
+    from crosskd.deploy.stage import stream_metadata
+
+    n, window = 157, 32
+    t = np.arange(n) / INERTIAL_RATE_HZ
+    acc = np.stack([np.sin(2 * np.pi * f * t) for f in (0.7, 1.3, 2.1)], axis=1)
+    trained = resample_time(acc, window)  # what fuse gives the model
+    meta = stream_metadata("inertial", np.zeros((1, 3, window)), np.array([t[-1]]), ["a"],
+                           hop=8)
+    streamed = resample(Recording(times=t, values=acc, start="0"), meta["rate"])[:window]
+    np.testing.assert_allclose(streamed, trained, atol=1e-3)
 
 
 def test_predict_refuses_a_gaf_model(tmp_path, capsys) -> None:

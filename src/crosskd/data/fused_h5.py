@@ -134,17 +134,23 @@ def write_fused(path: str | Path, data: FusedData, lengths: dict[str, np.ndarray
                 )
 
 
-def read_clip_seconds(path: str | Path) -> np.ndarray:
-    """Per-clip inertial durations [s] (``inertial_seconds``), validated."""
+def read_clip_spans(path: str | Path) -> np.ndarray:
+    """Per-clip time from the first to the last inertial sample [s], validated.
+
+    That span, not ``inertial_seconds`` (n samples / rate), is what a model's ``window``
+    steps cover: resampling keeps both ends of a clip.
+    """
     path = Path(path)
     with open_h5(path, _MISSING) as f:
-        if "inertial_seconds" not in f:
-            raise DataError(path, "no inertial_seconds dataset (written by an older fuse "
-                            "stage): re-run the fuse stage")
-        seconds = f["inertial_seconds"][()]
-    if not np.all(np.isfinite(seconds)) or np.any(seconds <= 0):
-        raise DataError(path, "inertial_seconds holds non-positive or non-finite durations")
-    return seconds
+        if "inertial_seconds" not in f or "inertial_length" not in f:
+            raise DataError(path, "no inertial_seconds or inertial_length dataset (written by "
+                            "an older fuse stage): re-run the fuse stage")
+        seconds, length = f["inertial_seconds"][()], f["inertial_length"][()]
+    if (seconds.shape != length.shape or not np.all(np.isfinite(seconds))
+            or np.any(seconds <= 0) or np.any(length < 2)):
+        raise DataError(path, "inertial_seconds / inertial_length hold non-positive, "
+                        "non-finite or mismatched values")
+    return seconds * (length - 1) / length
 
 
 def _check_consistent(path: str | Path, d: FusedData) -> None:

@@ -32,7 +32,12 @@ Outputs (times in seconds from the first sample):
   smoothed_label, p_<class>...``;
 - ``--timeline`` (default ``<out>_timeline.csv``): merged segments of equal smoothed label,
   ``start_s, end_s, label, probability, windows``. Each window owns the time around its
-  centre (half a hop either side), so segments tile the recording without overlap.
+  centre (half a hop either side), so segments tile the recording without overlap; the last
+  runs to the recording's last sample.
+
+An output path that is the input or another output is refused before any work. A recording
+sampled at under half the model's rate is labelled with a warning (its windows are mostly
+interpolation).
 
 Window, hop, rate and class names default to the ONNX file's metadata (written by
 :func:`crosskd.deploy.export.export_onnx`); the CLI options override them.
@@ -61,6 +66,8 @@ OUTPUT_NAME = "logits"
 MMACT_TIME_FORMAT = "%Y%m%d_%H:%M:%S.%f"
 STANDARD_GRAVITY = 9.80665
 UNITS = ("auto", "g", "m/s2")
+MAX_MEDIAN_STEP_S = 1.0  # a median step above this is not a wearable's: a unit error
+LOW_RATE_FRACTION = 0.5  # input below this fraction of the model's rate gets a warning
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -216,6 +223,10 @@ def read_recording(path: str | Path, max_gap: float = 0.25, channels: int = 3,
         raise DataError(path, "fewer than 2 distinct timestamps")
     step = np.diff(t)
     median_step = float(np.median(step))
+    if median_step > MAX_MEDIAN_STEP_S:  # whatever --max-gap says: no wearable samples < 1 Hz
+        raise DataError(path, f"the median interval between samples is {median_step:.4g} s "
+                        f"({1 / median_step:.3g} Hz): timestamps must be in seconds (are they "
+                        "milliseconds?)")
     if median_step > max_gap:
         raise DataError(path, f"the median interval between samples is {median_step:.4g} s "
                         f"({1 / median_step:.3g} Hz), above --max-gap {max_gap} s: timestamps "
@@ -271,7 +282,9 @@ def to_g(values: np.ndarray, units: str, source: str | Path = "input") -> tuple[
 
 def resample(rec: Recording, rate: float) -> np.ndarray:
     """(n, C) samples on the uniform grid ``k / rate`` over the recording (linear)."""
-    n = int(math.floor(rec.times[-1] * rate + 1e-9)) + 1
+    # The margin (a thousandth of a step) absorbs the rounding of large timestamps: Unix
+    # seconds lose ~1e-7 s, which would otherwise drop a last grid point that is there.
+    n = int(math.floor(rec.times[-1] * rate + 1e-3)) + 1
     grid = np.arange(n) / rate
     return np.stack([np.interp(grid, rec.times, rec.values[:, j])
                      for j in range(rec.values.shape[1])], axis=1)
@@ -296,16 +309,19 @@ def smooth(probs: np.ndarray, k: int) -> np.ndarray:
 
 
 def segments(starts_s: np.ndarray, ends_s: np.ndarray, labels: np.ndarray,
-             probs: np.ndarray) -> list[tuple[float, float, int, float, int]]:
+             probs: np.ndarray, end_s: float | None = None
+             ) -> list[tuple[float, float, int, float, int]]:
     """Merge runs of equal label: (start_s, end_s, label, mean probability, windows).
 
     Window i owns [midpoint to its predecessor's centre, midpoint to its successor's]; the
-    first starts at its window's start and the last ends at its window's end.
+    first starts at its window's start and the last ends at ``end_s`` (the recording's end,
+    which the last whole window may stop short of; default: that window's end).
     """
     if len(labels) == 0:
         return []
     centres = (starts_s + ends_s) / 2
-    bounds = np.concatenate([[starts_s[0]], (centres[1:] + centres[:-1]) / 2, [ends_s[-1]]])
+    last = ends_s[-1] if end_s is None else max(end_s, ends_s[-1])
+    bounds = np.concatenate([[starts_s[0]], (centres[1:] + centres[:-1]) / 2, [last]])
     out = []
     run_start = 0
     for i in range(1, len(labels) + 1):
@@ -398,17 +414,16 @@ def predict(model: str | Path, input_csv: str | Path, out: str | Path,
             hop: int | None = None, rate: float | None = None,
             classes: str | Path | None = None, smooth_k: int = 5, units: str = "auto",
             max_gap: float = 0.25, max_repeated: float = 0.1, threads: int = 1,
-            log: Any = None) -> dict[str, Any]:
-    """Run the whole CLI; returns the summary (also written by ``--report``).
+            report: str | Path | None = None, log: Any = None) -> dict[str, Any]:
+    """Run the whole CLI; returns the summary (also written to ``report`` if given).
 
-    Repairs and a one-line summary go to ``log`` (default: stderr).
+    Repairs, warnings and a one-line summary go to ``log`` (default: stderr).
     """
     log = sys.stderr if log is None else log
     out = Path(out)
     timeline = Path(timeline) if timeline else out.with_name(f"{out.stem}_timeline.csv")
-    for path in (out, timeline):  # checked before the work, and named (not its temporary)
-        if path.is_dir():
-            raise ConfigError(f"{path}: is a folder; the output needs a file name")
+    _check_outputs(Path(input_csv), {"--out": out, "--timeline": timeline,
+                                     **({"--report": Path(report)} if report else {})})
     if smooth_k < 1 or max_gap <= 0 or not 0 <= max_repeated <= 1 or threads < 1:
         raise ConfigError(f"need --smooth >= 1, --max-gap > 0, 0 <= --max-repeated <= 1, "
                           f"--threads >= 1; got {smooth_k}, {max_gap}, {max_repeated}, {threads}")
@@ -422,7 +437,12 @@ def predict(model: str | Path, input_csv: str | Path, out: str | Path,
     if len(samples) < info.window:
         raise DataError(input_csv, f"too short: {rec.times[-1]:.3f} s gives {len(samples)} "
                         f"samples at {info.rate:g} Hz; one window needs {info.window} "
-                        f"({info.window / info.rate:.3f} s)")
+                        f"({(info.window - 1) / info.rate:.3f} s)")
+    warnings = []
+    if rec.input_rate < LOW_RATE_FRACTION * info.rate:
+        warnings.append(f"the recording's {rec.input_rate:.3g} Hz is well below the model's "
+                        f"{info.rate:g} Hz: its windows are mostly interpolated, and the "
+                        "labels less reliable than the exported accuracy says")
     windows, starts = sliding_windows(samples, info.window, info.hop)
     probs = softmax(onnx_logits(session, windows).astype(np.float64))
     label = probs.argmax(axis=1)
@@ -439,7 +459,7 @@ def predict(model: str | Path, input_csv: str | Path, out: str | Path,
             w.writerow([i, f"{start_s[i]:.4f}", f"{end_s[i]:.4f}", names[label[i]],
                         f"{probs[i, label[i]]:.4f}", names[smooth_label[i]],
                         *(f"{p:.4f}" for p in probs[i])])
-    segs = segments(start_s, end_s, smooth_label, smoothed)
+    segs = segments(start_s, end_s, smooth_label, smoothed, (len(samples) - 1) / info.rate)
     with atomic_path(timeline) as tmp, tmp.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["start_s", "end_s", "label", "probability", "windows"])
@@ -449,14 +469,33 @@ def predict(model: str | Path, input_csv: str | Path, out: str | Path,
         "input": str(input_csv), "model": str(model), "start": rec.start,
         "input_rate_hz": rec.input_rate, "rate_hz": info.rate, "window": info.window,
         "hop": info.hop, "smooth": smooth_k, "units": units_note, "repairs": rec.repairs,
+        "warnings": warnings,
         "samples": len(samples), "windows": len(windows), "segments": len(segs),
         "out": str(out), "timeline": str(timeline),
     }
+    if report:
+        with atomic_path(report) as tmp:
+            tmp.write_text(json.dumps(summary, indent=2) + "\n")
     for note in rec.repairs:
         print(f"repaired: {note}", file=log)
+    for note in warnings:
+        print(f"warning: {note}", file=log)
     print(f"{input_csv}: {units_note}; {rec.input_rate:.1f} Hz -> {info.rate:g} Hz, "
           f"{len(windows)} windows, {len(segs)} segments -> {out}, {timeline}", file=log)
     return summary
+
+
+def _check_outputs(input_csv: Path, outputs: dict[str, Path]) -> None:
+    """Before any work: no output is a folder, the input, or another output."""
+    seen: dict[Path, str] = {input_csv.resolve(): "--input"}
+    for option, path in outputs.items():
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a folder; {option} needs a file name")
+        key = path.resolve()
+        if key in seen:
+            raise ConfigError(f"{path}: given as both {seen[key]} and {option}; it would be "
+                              "overwritten")
+        seen[key] = option
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -487,13 +526,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        summary = predict(args.model, args.input, args.out, args.timeline, window=args.window,
-                          hop=args.hop, rate=args.rate, classes=args.classes,
-                          smooth_k=args.smooth, units=args.units, max_gap=args.max_gap,
-                          max_repeated=args.max_repeated, threads=args.threads)
-        if args.report:
-            with atomic_path(args.report) as tmp:
-                tmp.write_text(json.dumps(summary, indent=2) + "\n")
+        predict(args.model, args.input, args.out, args.timeline, window=args.window,
+                hop=args.hop, rate=args.rate, classes=args.classes, smooth_k=args.smooth,
+                units=args.units, max_gap=args.max_gap, max_repeated=args.max_repeated,
+                threads=args.threads, report=args.report)
     except (DataError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

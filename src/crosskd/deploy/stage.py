@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import platform
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from crosskd.atomic import atomic_dir
 from crosskd.config import boolean, get, number, positive_int
-from crosskd.data.fused_h5 import INERTIAL_CHANNELS, FusedData, read_clip_seconds
+from crosskd.data.fused_h5 import INERTIAL_CHANNELS, FusedData, read_clip_spans
 from crosskd.deploy.ensemble import SeedEnsemble
 from crosskd.deploy.export import (
     count_macs,
@@ -62,7 +62,7 @@ REPORT = Path("metrics/deploy.json")
 CALIBRATIONS = ("minmax", "percentile", "entropy")
 
 
-def stream_metadata(spec_modality: str, x: np.ndarray, clip_seconds: np.ndarray,
+def stream_metadata(spec_modality: str, x: np.ndarray, clip_spans: np.ndarray,
                     class_names: list[str], hop: int) -> dict[str, Any]:
     """ONNX metadata: what the predict CLI needs to stream a raw recording through the file."""
     meta: dict[str, Any] = {"classes": class_names}
@@ -72,7 +72,8 @@ def stream_metadata(spec_modality: str, x: np.ndarray, clip_seconds: np.ndarray,
     if hop < 1:
         raise ConfigError(f"params.yaml: deploy.hop must be >= 1, got {hop}")
     return {**meta, "input": "raw_window", "window": window, "hop": hop,
-            "rate": round(window / float(np.median(clip_seconds)), 4),
+            # window steps span the clip from its first to its last sample
+            "rate": round((window - 1) / float(np.median(clip_spans)), 4),
             "channels": list(INERTIAL_CHANNELS[: x.shape[1]]),
             "units": ["g"] * 3 + ["deg/s"] * (x.shape[1] - 3)}
 
@@ -129,6 +130,49 @@ def load_members(params: dict[str, Any], name: str, seeds: list[int], data: Fuse
     return spec, members
 
 
+def _export_and_check(model: nn.Module, x: np.ndarray, x_test: np.ndarray,
+                      y_test: np.ndarray, calibration: np.ndarray, torch_logits: torch.Tensor,
+                      meta: dict[str, Any], folder: Path, *, method: str, float_stem: bool,
+                      atol: float, tolerance: float, threads: int, runs: int,
+                      arch: str) -> tuple[dict[str, Any], float]:
+    """Write the fp32 and int8 files into ``folder``, check them against PyTorch, profile
+    them: the report's per-file entries and PyTorch's test accuracy."""
+    torch_pred = torch_logits.argmax(1).numpy()
+    torch_acc = float((torch_pred == y_test).mean())
+    fp32_path = export_onnx(model, torch.as_tensor(x[:1]), folder / "student.onnx",
+                            metadata=meta)
+    int8_path = quantize_int8(fp32_path, folder / "student.int8.onnx", calibration,
+                              method=method, float_stem=float_stem)
+    final = {kind: DEPLOY_DIR / path.name for kind, path in (("fp32", fp32_path),
+                                                            ("int8", int8_path))}
+    exported = (("fp32", fp32_path), ("int8", int8_path))
+    evals = {kind: evaluate_onnx(path, x_test, y_test) for kind, path in exported}
+    max_diff = (float(np.abs(evals["fp32"]["logits"] - torch_logits.numpy()).max())
+                if len(x_test) else 0.0)
+    if max_diff > atol:
+        raise ExportError(f"{final['fp32']}: fp32 ONNX logits differ from PyTorch's by "
+                          f"{max_diff:.2e} > deploy.fp32_logit_atol {atol:g}; not written")
+    files = {}
+    for kind, path in exported:
+        ev = evals[kind]
+        pred = np.asarray(ev["predictions"])
+        files[kind] = {**profile(path, x_test if len(x_test) else calibration, threads=threads,
+                                 runs=runs),
+                       "accuracy": round(ev["accuracy"], 6),
+                       "accuracy_drop": round(torch_acc - ev["accuracy"], 6),
+                       "agreement_with_pytorch": round(float((pred == torch_pred).mean()), 6),
+                       "file": str(final[kind])}
+    files["fp32"]["max_abs_logit_diff"] = max_diff
+    drop = files["int8"]["accuracy_drop"]
+    if drop > tolerance:
+        raise ExportError(f"{final['int8']}: int8 test accuracy {files['int8']['accuracy']:.4f} "
+                          f"is {drop:.4f} below PyTorch's {torch_acc:.4f} (> deploy."
+                          f"int8_accuracy_tolerance {tolerance:g}), not written; try "
+                          + ("deploy.calibration" if float_stem else
+                             f"deploy.int8_float_stem.{arch}: true or deploy.calibration"))
+    return files, torch_acc
+
+
 def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
     """Export ``deploy.model`` (``deploy.seeds``); write the files and metrics/deploy.json."""
     name = str(get(params, "deploy.model"))
@@ -164,46 +208,17 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
 
     torch_logits = predict_logits(model, PairedArrays({spec.modality: x}, data.label,
                                                       data.sample_id), test, spec.modality)
-    torch_pred = torch_logits.argmax(1).numpy()
-    torch_acc = float((torch_pred == y_test).mean())
 
-    meta = stream_metadata(spec.modality, x, read_clip_seconds(data.path), data.class_names, hop)
+    meta = stream_metadata(spec.modality, x, read_clip_spans(data.path), data.class_names, hop)
     meta.update({"model": name, "architecture": spec.model, "seeds": seeds,
                  "dataset": dataset, "protocol": protocol})
-    # Files are made in a staging folder and replace models/deploy only once checked.
-    staging = DEPLOY_DIR.with_name(DEPLOY_DIR.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    fp32_path = export_onnx(model, torch.as_tensor(x[:1]), staging / "student.onnx",
-                            metadata=meta)
-    int8_path = quantize_int8(fp32_path, staging / "student.int8.onnx", calibration,
-                              method=method, float_stem=float_stem)
-
-    exported = (("fp32", fp32_path), ("int8", int8_path))
-    evals = {kind: evaluate_onnx(path, x_test, y_test) for kind, path in exported}
-    max_diff = (float(np.abs(evals["fp32"]["logits"] - torch_logits.numpy()).max())
-                if len(x_test) else 0.0)
-    if max_diff > atol:
-        raise ExportError(f"{fp32_path}: fp32 ONNX logits differ from PyTorch's by {max_diff:.2e}"
-                          f" > deploy.fp32_logit_atol {atol:g}")
-    runs = positive_int(params, "deploy.latency_runs")
-    files = {}
-    for kind, path in exported:
-        ev = evals[kind]
-        pred = np.asarray(ev["predictions"])
-        files[kind] = {**profile(path, x_test if len(x_test) else calibration, threads=threads,
-                                 runs=runs),
-                       "accuracy": round(ev["accuracy"], 6),
-                       "accuracy_drop": round(torch_acc - ev["accuracy"], 6),
-                       "agreement_with_pytorch": round(float((pred == torch_pred).mean()), 6)}
-    files["fp32"]["max_abs_logit_diff"] = max_diff
-    drop = files["int8"]["accuracy_drop"]
-    if drop > tolerance:
-        raise ExportError(f"{int8_path}: int8 test accuracy {files['int8']['accuracy']:.4f} is "
-                          f"{drop:.4f} below PyTorch's {torch_acc:.4f} (> deploy."
-                          f"int8_accuracy_tolerance {tolerance:g}); try "
-                          + ("deploy.calibration" if float_stem else
-                             f"deploy.int8_float_stem.{spec.model}: true or deploy.calibration"))
+    # Files are made in a temporary folder that replaces models/deploy only once checked;
+    # a refused or interrupted export leaves the old files and no temporary.
+    with atomic_dir(DEPLOY_DIR) as staging:
+        files, torch_acc = _export_and_check(
+            model, x, x_test, y_test, calibration, torch_logits, meta, staging,
+            method=method, float_stem=float_stem, atol=atol, tolerance=tolerance,
+            threads=threads, runs=positive_int(params, "deploy.latency_runs"), arch=spec.model)
     report = {
         "model": name, "seeds": seeds, "ensemble": len(seeds) > 1,
         "architecture": spec.model, "modality": spec.modality,
@@ -217,10 +232,6 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
         "stream": {k: meta[k] for k in ("input", "window", "hop", "rate") if k in meta},
         "machine": {"cpu": platform.processor() or platform.machine(), "threads": threads},
     }
-    shutil.rmtree(DEPLOY_DIR, ignore_errors=True)
-    staging.rename(DEPLOY_DIR)
-    for kind, path in (("fp32", fp32_path), ("int8", int8_path)):
-        report[kind]["file"] = str(DEPLOY_DIR / path.name)
     write_json(REPORT, report)
     with stage_run(params, stage, log_params={"model": name, "seeds": seeds, "hop": hop,
                                               "calibration": method}) as tracker:
