@@ -218,6 +218,7 @@ def test_short_distillation_runs_end_to_end(tiny_project, monkeypatch) -> None:
         train_supervised(params, data, teacher_spec(kind, params, data), "teacher", 0,
                          f"train_teacher@{kind}-0")
     train_supervised(params, data, student_spec(params, data), "student", 0, "train_student@0")
+    params["teacher"]["epochs"] = 5  # train_teacher's setting; distillation must not use it
     for method, schedule in (("acs", "pretrained"), ("acs", "progressive"), ("fitnet",
                                                                               "pretrained")):
         m = distill_run(params, method, schedule, 0, f"d@{method}-{schedule}")
@@ -237,6 +238,14 @@ def test_short_distillation_runs_end_to_end(tiny_project, monkeypatch) -> None:
     assert {"d@acs-pretrained", "d@acs-progressive", "train_teacher@fu-0"} <= stages
     prog = next(r for r in runs if r.data.tags.get("stage") == "d@acs-progressive")
     assert "teacher0_loss" in prog.data.metrics and "test_accuracy" in prog.data.metrics
+    # What `python -m crosskd.compare` shows beside the test figures: the selected epoch.
+    selected = json.loads((root / "metrics/distill/acs_progressive_s0.json").read_text())
+    assert prog.data.metrics["selected_val_accuracy"] == pytest.approx(selected["val_accuracy"],
+                                                                   abs=1e-6)
+    assert prog.data.metrics["selected_epoch"] == selected["selected_epoch"]
+    # Progressive teachers train student epochs x k (train_teacher's 5 are not theirs).
+    assert prog.data.params["teacher.epochs"] == str(
+        params["student"]["epochs"] * params["distill"]["k"])
     # Curves are logged; the model files stay in models/ only (mlflow.log_models off).
     assert [a.path for a in client.list_artifacts(prog.info.run_id)] == ["curves"]
     with pytest.raises(ConfigError, match="unknown distillation method 'dkd'"):

@@ -148,6 +148,39 @@ def test_gaf_resnet_loads_local_weights(tmp_path):
     assert gray(torch.randn(2, 1, 32, 32)).logits.shape == (2, 3)
 
 
+def test_saved_gaf_resnet_loads_without_its_initial_weights_file(tmp_path):
+    """The trained model holds every weight: deleting the ImageNet file it started from must
+    not break evaluate, distill or export."""
+    from crosskd.training.builders import ModelSpec, load_model, save_model
+
+    path = tmp_path / "resnet18.pth"
+    torch.save(import_torchvision().models.resnet18().state_dict(), path)
+    spec = ModelSpec("student_baseline", "gaf_resnet18",
+                     {"num_classes": 3, "embedding_dim": 8, "weights_path": str(path)}, "gasf")
+    model = spec.build()
+    save_model(tmp_path / "model.pt", spec, model, {})
+    path.unlink()
+    back_spec, back, _ = load_model(tmp_path / "model.pt")
+    assert back_spec.kwargs["weights_path"] == str(path)  # the record says how it started
+    for key, value in model.state_dict().items():
+        assert torch.equal(back.state_dict()[key], value), key
+
+
+def test_initial_weights_are_an_input_a_checkpoint_is_resumed_against(tmp_path, monkeypatch):
+    from crosskd.data.manifest import sha256_file
+    from crosskd.training.builders import input_files
+
+    monkeypatch.chdir(tmp_path)
+    for f in ("data/fused/utd_mhad.h5", "data/gaf/utd_mhad.h5", "r18.pth"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_bytes(f.encode())
+    params = {"data": {"dataset": "utd_mhad"}, "student": {"weights_path": "r18.pth"}}
+    assert input_files(["gasf"], params)["r18.pth"] == sha256_file("r18.pth")
+    assert list(input_files(["inertial"], params)) == ["data/fused/utd_mhad.h5"]
+    params["student"]["weights_path"] = None
+    assert "r18.pth" not in input_files(["gasf"], params)
+
+
 def test_gaf_resnet_missing_weights_file(tmp_path):
     missing = tmp_path / "nope.pth"
     with pytest.raises(DataError, match=r"nope\.pth: student\.weights_path: gaf_resnet18 "

@@ -69,8 +69,11 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path) -> None:
         fit(tiny_task(4), data, split, cfg, tmp_path / "cut", num_classes=K, on_epoch=interrupt)
     assert load_checkpoint(tmp_path / "cut" / "last.pt")["epoch"] == 2
     resumed_task = tiny_task(4)  # a fresh process: new model, same seed
-    resumed = fit(resumed_task, data, split, cfg, tmp_path / "cut", num_classes=K)
+    logged: list[tuple[int, float]] = []  # what the new run's MLflow record gets
+    resumed = fit(resumed_task, data, split, cfg, tmp_path / "cut", num_classes=K,
+                  on_epoch=lambda e, row: logged.append((e, row["val_loss"])))
     assert resumed.resumed_from == 2
+    assert logged == [(h["epoch"], h["val_loss"]) for h in full.history]  # all 4 epochs
     assert [h["val_loss"] for h in resumed.history] == [h["val_loss"] for h in full.history]
     assert resumed.best_epoch == full.best_epoch
     for a, b in zip(full_task.model.state_dict().values(),
@@ -394,3 +397,19 @@ def test_full_report_rows_are_actual_classes_and_columns_predictions() -> None:
     assert (c["precision"], c["recall"], c["f1"], c["support"]) == (0.0, 0.0, 0.0, 1)
     assert b["f1"] == pytest.approx(2 * (2 / 3) * 1.0 / (2 / 3 + 1.0))
     assert report["macro_f1"] == pytest.approx((a["f1"] + b["f1"] + c["f1"]) / 3)
+
+
+def test_training_device_from_params() -> None:
+    from crosskd.errors import ConfigError
+    from crosskd.training.builders import training_device
+
+    gpu = torch.cuda.is_available()
+    assert training_device({"train": {"device": "auto"}}).type == ("cuda" if gpu else "cpu")
+    assert training_device({"train": {}}).type == ("cuda" if gpu else "cpu")  # older params
+    assert training_device({"train": {"device": "cpu"}}).type == "cpu"
+    if not gpu:
+        with pytest.raises(ConfigError, match="train.device is cuda, but torch sees no CUDA"):
+            training_device({"train": {"device": "cuda"}})
+    with pytest.raises(ConfigError, match=r"train.device must be one of \['auto', 'cpu', "
+                       r"'cuda'\], got 'gpu'"):
+        training_device({"train": {"device": "gpu"}})

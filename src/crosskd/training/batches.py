@@ -24,6 +24,7 @@ class PairedArrays:
     labels: np.ndarray
     sample_ids: np.ndarray
     augment: dict[str, Augment] = field(default_factory=dict)  # train-time only
+    device: torch.device | str = "cpu"  # where "y" and the modalities go; "idx" stays on CPU
 
     def __post_init__(self) -> None:
         n = len(self.labels)
@@ -33,7 +34,8 @@ class PairedArrays:
 
     def batches(self, indices: np.ndarray, batch_size: int, *, shuffle: bool = False,
                 seed: int | None = None, train: bool = False) -> Iterator[dict[str, torch.Tensor]]:
-        """Yield dict batches {"idx", "y", <modality>...}; shuffled from ``seed`` if asked."""
+        """Yield dict batches {"idx", "y", <modality>...}; shuffled from ``seed`` if asked.
+        Augmentation runs on the CPU (numpy) before the batch moves to ``device``."""
         order = np.asarray(indices)
         rng = np.random.default_rng(seed)
         if shuffle:
@@ -42,10 +44,12 @@ class PairedArrays:
             idx = order[start : start + batch_size]
             if train and len(idx) == 1 and len(order) > 1:
                 continue  # BatchNorm cannot train on a single sample
-            batch = {"idx": torch.as_tensor(idx), "y": torch.as_tensor(self.labels[idx])}
+            batch = {"idx": torch.as_tensor(idx),
+                     "y": torch.as_tensor(self.labels[idx], device=self.device)}
             for name, arr in self.arrays.items():
                 x = arr[idx]
                 if train and name in self.augment:
                     x = self.augment[name](x, rng)
-                batch[name] = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
+                batch[name] = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32,
+                                              device=self.device)
             yield batch

@@ -43,8 +43,13 @@ class ModelSpec:
     kwargs: dict[str, Any]
     modality: str
 
-    def build(self) -> nn.Module:
-        return build_model(self.model, **self.kwargs)
+    def build(self, *, initial_weights: bool = True) -> nn.Module:
+        """The model; ``initial_weights=False`` skips loading ``weights_path`` (a saved
+        model's state_dict holds every weight, and the file may be gone since)."""
+        kwargs = dict(self.kwargs)
+        if not initial_weights and "weights_path" in kwargs:
+            kwargs["weights_path"] = None
+        return build_model(self.model, **kwargs)
 
 
 def teacher_spec(kind: str, params: dict[str, Any], data: FusedData) -> ModelSpec:
@@ -177,6 +182,27 @@ def fit_config(params: dict[str, Any], section: str, seed: int) -> FitConfig:
                      select=get(params, "train.validation.select", "best"))
 
 
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def training_device(params: dict[str, Any]) -> torch.device:
+    """``train.device``: ``auto`` takes a CUDA GPU when torch sees one, else the CPU."""
+    name = get(params, "train.device", "auto")
+    if name not in DEVICES:
+        raise ConfigError(f"params.yaml: train.device must be one of {list(DEVICES)}, "
+                          f"got {name!r}")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    elif name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("params.yaml: train.device is cuda, but torch sees no CUDA GPU "
+                          f"(torch {torch.__version__}); use auto or cpu")
+    if name == "cuda":
+        # Same seed, same GPU, same result: no autotuned kernel choice between runs.
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    return torch.device(name)
+
+
 def run_protocol(params: dict[str, Any], data: FusedData) -> str:
     """``train.protocol`` as the fused file resolves it (``default``: its standard one)."""
     return data.protocol(get(params, "train.protocol"))
@@ -215,6 +241,9 @@ def input_files(modalities: list[str], params: dict[str, Any]) -> dict[str, str]
     files = [paths.fused_file(dataset)]
     if any(m in ("gasf", "gadf") for m in modalities):
         files.append(paths.gaf_file(dataset))
+        # The initial weights are an input too: other ones make another run.
+        if get(params, "student.weights_path", None):
+            files.append(Path(get(params, "student.weights_path")).expanduser())
     return {str(f): sha256_file(f) for f in files}
 
 
@@ -242,7 +271,7 @@ def load_model(path: str | Path, name: str | None = None,
     if name is not None and record["name"] != name:
         raise DataError(path, f"holds the model {record['name']!r}, expected {name!r}{hint}")
     spec = ModelSpec(record["name"], record["model"], record["kwargs"], record["modality"])
-    model = spec.build()
+    model = spec.build(initial_weights=False)
     try:
         model.load_state_dict(record["state_dict"])
     except (RuntimeError, TypeError, AttributeError) as exc:

@@ -36,6 +36,7 @@ from crosskd.training.builders import (
     save_model,
     student_spec,
     teacher_spec,
+    training_device,
 )
 from crosskd.training.distill import SCHEDULES, DistillTask
 from crosskd.training.loop import CURVE_COLUMNS, SupervisedTask, discard_checkpoints, fit
@@ -74,8 +75,10 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     student = s_spec.build()
     augment = prepare_student(student, s_spec.modality, arrays[s_spec.modality], split.train,
                               params)
-    batches = PairedArrays(arrays, data.label, data.sample_id, augment)
     check_input(s_spec, student, arrays[s_spec.modality], data.path)
+    device = training_device(params)
+    student.to(device)  # before the optimizer exists: it keeps these very parameters
+    batches = PairedArrays(arrays, data.label, data.sample_id, augment, device)
     cfg = fit_config(params, "student", seed)
     teacher_tasks, teacher_augment = None, {}
     if schedule == "pretrained":
@@ -84,9 +87,9 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
             _, model, _ = load_checked_model(paths.model_file(spec.name, seed), params, data,
                                              seed, role="teacher ", name=spec.name,
                                              hint=": re-run train_teacher")
-            teachers.append(model)
+            teachers.append(model.to(device))
     else:
-        teachers = [s.build() for s in t_specs]
+        teachers = [s.build().to(device) for s in t_specs]
         t_cfg = fit_config(params, "teacher", seed)
         smoothing = label_smoothing(params, "teacher")
         teacher_tasks = [SupervisedTask(s.name, t, s.modality, optim_config(params, "teacher"),
@@ -97,7 +100,7 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
             teacher_augment.update(input_augment(spec.modality, arrays[spec.modality], params))
     loss = build_loss(method, weights, options, student=FeatureDims.of_model(student),
                       teachers=[FeatureDims.of_model(t) for t in teachers],
-                      label_smoothing=label_smoothing(params, "student"))
+                      label_smoothing=label_smoothing(params, "student")).to(device)
     task = DistillTask(s_spec.name, student, s_spec.modality, teachers,
                        [s.modality for s in t_specs], loss, optim_config(params, "student"),
                        cfg.epochs, cfg.batch_size, teacher_tasks=teacher_tasks,
@@ -112,12 +115,15 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
     # What the teachers were: frozen files for pretrained, their settings for progressive
     # (MLflow would otherwise show k and teacher settings that a pretrained run never used).
     if schedule == "progressive":
-        run_params.update(k=k, teacher=get(params, "teacher"))
+        # teacher.epochs is train_teacher's: these train alongside the student, k per epoch.
+        teacher = {key: v for key, v in get(params, "teacher").items() if key != "epochs"}
+        run_params.update(k=k, teacher={**teacher, "epochs": cfg.epochs * k})
     else:
         run_params["teacher_files"] = {str(paths.model_file(s.name, seed)):
                                        sha256_file(paths.model_file(s.name, seed))
                                        for s in t_specs}
     with stage_run(params, stage, log_params=run_params) as tracker:
+        tracker.log_params({"device": str(device)})  # not in run_params: a resume may move
         result = fit(task, batches, split, cfg, paths.checkpoint_dir(s_spec.name, seed),
                      num_classes=data.num_classes, run_config=run_params,
                      on_epoch=lambda e, row: tracker.log_metrics(row, step=e))
@@ -140,7 +146,9 @@ def distill_run(params: dict[str, Any], method: str, schedule: str, seed: int,
         write_json(paths.distill_metrics(variant, seed), metrics)
         write_csv(paths.distill_curve(variant, seed), result.history, CURVE_COLUMNS)
         tracker.log_metrics({"test_accuracy": test["accuracy"],
-                             "test_macro_f1": test["macro_f1"], "test_clips": len(y)})
+                             "test_macro_f1": test["macro_f1"], "test_clips": len(y),
+                             "selected_epoch": result.best_epoch,
+                             **{f"selected_{k}": v for k, v in result.best_val.items()}})
         tracker.log_artifact(paths.distill_curve(variant, seed), "curves")
         tracker.log_model_file(paths.model_file(s_spec.name, seed))
     discard_checkpoints(paths.checkpoint_dir(s_spec.name, seed))

@@ -184,6 +184,10 @@ def fit(
             start, history = state["epoch"], state["history"]
             best_epoch, best_val = state["best_epoch"], state["best_val"]
             log.info("%s: resuming after epoch %d of %d", task.name, start, cfg.epochs)
+            # This run's record (an MLflow run) must hold the whole curve, not the part
+            # after the interruption.
+            for row in history if on_epoch is not None else ():
+                on_epoch(int(row["epoch"]), row)
     elif cfg.resume == "require":
         raise CheckpointError(f"{last}: checkpoint is missing; cannot resume (resume=require)")
     resumed_from = start
@@ -226,11 +230,19 @@ def fit(
                      seconds_per_epoch=float(np.mean(secs)), resumed_from=resumed_from)
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """Where ``model``'s weights are (the CPU for a model without any)."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, data: PairedArrays, indices: np.ndarray, modality: str,
                    batch_size: int = 256) -> torch.Tensor:
+    """Logits (n, K) on the CPU, wherever the model runs."""
     model.eval()
-    out = [model(b[modality]).logits for b in data.batches(indices, batch_size)]
+    device = model_device(model)
+    out = [model(b[modality].to(device)).logits.cpu()
+           for b in data.batches(indices, batch_size)]
     return torch.cat(out) if out else torch.empty(0)
 
 

@@ -23,6 +23,7 @@ from crosskd.training.builders import (
     prepare_student,
     run_protocol,
     save_model,
+    training_device,
 )
 from crosskd.training.loop import CURVE_COLUMNS, FitResult, SupervisedTask, discard_checkpoints, fit
 from crosskd.training.outputs import peak_memory_mb, write_csv, write_json
@@ -49,7 +50,9 @@ def train_supervised(params: dict[str, Any], data: FusedData, spec: ModelSpec, s
     model = spec.build()
     augment = prepare_student(model, spec.modality, x, split.train, params)
     check_input(spec, model, x, data.path)
-    batches = PairedArrays({spec.modality: x}, data.label, data.sample_id, augment)
+    device = training_device(params)
+    model.to(device)  # before the optimizer exists: it keeps these very parameters
+    batches = PairedArrays({spec.modality: x}, data.label, data.sample_id, augment, device)
     cfg = fit_config(params, section, seed)
     task = SupervisedTask(spec.name, model, spec.modality, optim_config(params, section),
                           cfg.epochs, cfg.batch_size,
@@ -60,6 +63,7 @@ def train_supervised(params: dict[str, Any], data: FusedData, spec: ModelSpec, s
                   "dataset": get(params, "data.dataset"),
                   "inputs": input_files([spec.modality], params)}
     with stage_run(params, stage, log_params=run_params) as tracker:
+        tracker.log_params({"device": str(device)})  # not in run_params: a resume may move
         result = fit(task, batches, split, cfg, paths.checkpoint_dir(spec.name, seed),
                      num_classes=data.num_classes, run_config=run_params,
                      on_epoch=lambda e, row: tracker.log_metrics(row, step=e))
