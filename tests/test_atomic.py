@@ -43,14 +43,15 @@ def test_temporaries_of_a_killed_write_go_with_the_next_write(tmp_path: Path) ->
         (tmp_path / nested).mkdir()
     (tmp_path / ".utd_mhad.h5.abcdefgh.tmp").write_text("another target's")
     (tmp_path / "utd_mhad.zip.part").write_text("a resumable download")
+    (tmp_path / "..utd_mhad.live0001.tmp").write_text("the live temporary of '.utd_mhad'")
     with atomic_dir(tmp_path / "utd_mhad") as tmp:
         (tmp / "ok").write_text("1")
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        ".utd_mhad.h5.abcdefgh.tmp", "utd_mhad", "utd_mhad.zip.part"]
+        "..utd_mhad.live0001.tmp", ".utd_mhad.h5.abcdefgh.tmp", "utd_mhad", "utd_mhad.zip.part"]
     with atomic_path(tmp_path / "utd_mhad.h5") as tmp:
         tmp.write_text("fused")
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "utd_mhad", "utd_mhad.h5", "utd_mhad.zip.part"]
+        "..utd_mhad.live0001.tmp", "utd_mhad", "utd_mhad.h5", "utd_mhad.zip.part"]
 
 
 def test_sigterm_to_a_stage_unwinds_its_atomic_write(tmp_path: Path) -> None:

@@ -561,11 +561,12 @@ def test_predict_never_overwrites_its_input_or_one_output_with_another(deployed:
     before = src.read_bytes()
     out = tmp_path / "o.csv"
     for extra, both in (([str(src)], "--input and --out"),
+                        ([str(deployed["fp32"])], "--model and --out"),
                         ([str(out), "--timeline", str(out)], "--out and --timeline"),
                         ([str(out), "--report", str(tmp_path / "o_timeline.csv")],
                          "--timeline and --report")):
         assert main(["--model", str(deployed["fp32"]), "--input", str(src), "--out",
                      *extra]) == 2
         assert f"given as both {both}; it would be overwritten" in capsys.readouterr().err
-    assert src.read_bytes() == before
+    assert src.read_bytes() == before and deployed["fp32"].read_bytes()[:2] != b"wi"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.csv"]

@@ -70,6 +70,15 @@ def test_path_zip_from_macos_finder_skips_its_metadata(mini_utd: Path, tmp_path:
                       tmp_path / "raw")
 
 
+def test_find_root_takes_a_symlinked_alias_as_one_copy(tmp_path: Path) -> None:
+    from crosskd.data.fetch import find_root
+
+    for marker in ("Inertial", "Skeleton"):
+        (tmp_path / "v1" / marker).mkdir(parents=True)
+    (tmp_path / "current").symlink_to(tmp_path / "v1", target_is_directory=True)
+    assert find_root(tmp_path, ("Inertial", "Skeleton")).resolve() == tmp_path / "v1"
+
+
 def test_path_zip_errors_name_the_archive_and_member(mini_utd: Path, tmp_path: Path) -> None:
     write_manifest(mini_utd)
     victim = mini_utd / "Inertial" / "a1_s1_t1_inertial.mat"
@@ -150,14 +159,16 @@ def test_url_source_downloads_and_extracts(zip_server, tmp_path: Path) -> None:
 
 
 def test_url_cache_is_per_url_not_per_file_name(zip_server, tmp_path: Path) -> None:
-    from crosskd.data.download import download
+    from crosskd.data.fetch import fetch_pose_model
 
     base, site = zip_server
-    for mirror in ("a", "b"):
+    params = base_params()
+    got = []
+    for mirror in ("a", "b"):  # one file name, two URLs, one download folder
         (site / mirror).mkdir()
-        (site / mirror / "data.zip").write_bytes(f"mirror {mirror}".encode())
-    got = [download(u, cache_path(u, tmp_path / "dl"))
-           for u in (f"{base}/a/data.zip", f"{base}/b/data.zip")]
+        (site / mirror / "pose.task").write_bytes(f"mirror {mirror}".encode())
+        params["skeletons"]["model"].update(source="url", url=f"{base}/{mirror}/pose.task")
+        got.append(fetch_pose_model(params, tmp_path / f"raw_{mirror}", tmp_path / "dl"))
     assert [g.read_bytes() for g in got] == [b"mirror a", b"mirror b"]
 
 

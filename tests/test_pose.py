@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -218,6 +219,9 @@ def test_save_load_round_trip_and_damage(tmp_path):
     save_track(tmp_path / "nan.npz", track)
     with pytest.raises(DataError, match=r"corrupt skeleton file .*NaN or inf values in world"):
         load_track(tmp_path / "nan.npz")
+    save_track(tmp_path / "size.npz", replace(fake_track(), frame_size=(0, 480)))
+    with pytest.raises(DataError, match=r"corrupt skeleton file .*frame size 0x480"):
+        load_track(tmp_path / "size.npz")
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(DataError, match="corrupt skeleton file") as err:
         load_track(tmp_path / "bad.npz")

@@ -11,9 +11,16 @@ import torch
 from crosskd.data.fused_h5 import FusedData
 from crosskd.errors import ConfigError, DataError
 from crosskd.models import build_model
+from crosskd.models.output import ModelOutput
 from crosskd.training.batches import PairedArrays
 from crosskd.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from crosskd.training.loop import FitConfig, SupervisedTask, TrainingError, fit
+from crosskd.training.loop import (
+    FitConfig,
+    SupervisedTask,
+    TrainingError,
+    fit,
+    predict_logits,
+)
 from crosskd.training.metrics import full_report
 from crosskd.training.optim import OptimConfig
 from crosskd.training.splits import Split, make_split, split_from_params, subject_folds
@@ -397,6 +404,32 @@ def test_full_report_rows_are_actual_classes_and_columns_predictions() -> None:
     assert (c["precision"], c["recall"], c["f1"], c["support"]) == (0.0, 0.0, 0.0, 1)
     assert b["f1"] == pytest.approx(2 * (2 / 3) * 1.0 / (2 / 3 + 1.0))
     assert report["macro_f1"] == pytest.approx((a["f1"] + b["f1"] + c["f1"]) / 3)
+
+
+def test_batches_go_to_the_training_device_and_indices_stay_on_the_cpu() -> None:
+    # "meta" stands in for a GPU on a CPU-only machine: a tensor's device is all it checks.
+    data = toy_data(4)
+    data.device = "meta"
+    batch = next(data.batches(np.arange(6), 4, train=True))
+    assert batch["skeleton"].device.type == "meta" and batch["y"].device.type == "meta"
+    assert batch["idx"].device.type == "cpu"  # FrozenTeacherOutputs.gather reads it in numpy
+    assert batch["idx"].tolist() == [0, 1, 2, 3]
+
+
+def test_predict_logits_feeds_the_model_on_its_device() -> None:
+    seen = []
+
+    class Probe(torch.nn.Module):  # weights on "meta" (a stand-in GPU); records its input
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones((), device="meta"))
+
+        def forward(self, x):
+            seen.append(x.device.type)
+            return ModelOutput(torch.zeros(len(x), K), torch.zeros(len(x), 2), {})
+
+    logits = predict_logits(Probe(), toy_data(4), np.arange(12), "skeleton")
+    assert seen == ["meta"] and logits.shape == (12, K) and logits.device.type == "cpu"
 
 
 def test_training_device_from_params() -> None:

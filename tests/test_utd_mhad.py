@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -89,6 +90,7 @@ def test_missing_partner_error_and_skip(mini_utd: Path) -> None:
          "NaN/inf"),
         ("inertial", {"d_iner": np.zeros((0, 6))}, "empty"),
         ("inertial", {"d_iner": np.zeros((1, 6))}, "at least 2"),
+        ("inertial", {"d_iner": np.zeros((100, 6)) + 1j}, "non-real dtype complex128"),
     ],
 )
 def test_bad_content_names_file_and_problem(mini_utd: Path, kind: str, payload: dict,
@@ -99,6 +101,16 @@ def test_bad_content_names_file_and_problem(mini_utd: Path, kind: str, payload: 
     with pytest.raises(DataError, match=message) as exc:
         list(read_utd_mhad(mini_utd))
     assert exc.value.path == bad and str(bad) in str(exc.value)
+
+
+def test_two_files_of_one_clip_are_an_error(mini_utd: Path) -> None:
+    twin = mini_utd / "Inertial" / "a01_s1_t1_inertial.mat"
+    shutil.copy(mini_utd / "Inertial" / "a1_s1_t1_inertial.mat", twin)
+    with pytest.raises(DataError, match=r"names the same clip as a\d+_s1_t1_inertial\.mat "
+                       r"\(a1_s1_t1\); keep one") as exc:
+        list(read_utd_mhad(mini_utd))
+    assert {exc.value.path.name, str(exc.value).rsplit("as ", 1)[1].split()[0]} == {
+        twin.name, "a1_s1_t1_inertial.mat"}
 
 
 def test_missing_folder(tmp_path: Path) -> None:

@@ -27,8 +27,11 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
     # mkstemp/mkdtemp names: "." + target name + "." + 8 random characters + ".tmp". A write
     # nested in that temporary (a generator or an extraction into it) leaves names built on
     # it: "." + it + ".<random>.tmp", it + ".extract", ... They go with it.
-    name = re.escape(target.name)
-    pattern = re.compile(rf"\.+{name}\.[a-z0-9_]{{8}}\.tmp(?:\..+)?|\.{name}\.old")
+    # (A second leading dot only with such a suffix: "..out.<random>.tmp" is a live
+    # temporary of the target ".out".)
+    name, rand = re.escape(target.name), "[a-z0-9_]{8}"
+    pattern = re.compile(rf"\.{name}\.{rand}\.tmp(?:\..+)?|\.\.{name}\.{rand}\.tmp\..+|"
+                         rf"\.{name}\.old")
     stale = [p for p in target.parent.iterdir() if pattern.fullmatch(p.name)]
     for path in stale:
         if path.is_dir() and not path.is_symlink():

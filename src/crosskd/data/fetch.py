@@ -29,8 +29,8 @@ SOURCES = ("synthetic", "path", "url")
 
 
 def _is_metadata(rel: Path) -> bool:
-    """Archiver side folders (macOS ``__MACOSX``, hidden folders): never the dataset."""
-    return any(part == "__MACOSX" or part.startswith(".") for part in rel.parts)
+    """macOS Finder's ``__MACOSX`` side tree (``._<name>`` files): never the dataset."""
+    return "__MACOSX" in rel.parts
 
 
 def find_root(folder: Path, markers: tuple[str, ...]) -> Path:
@@ -41,6 +41,7 @@ def find_root(folder: Path, markers: tuple[str, ...]) -> Path:
     below = (p for p in folder.rglob("*")
              if p.is_dir() and not _is_metadata(p.relative_to(folder)))
     found = [c for c in [folder, *below] if all((c / m).is_dir() for m in markers)]
+    found = list({c.resolve(): c for c in found}.values())  # a symlinked alias is one copy
     if not found:
         raise DataError(folder, f"no folder below it holds {list(markers)}: not this dataset?")
     depth = min(len(c.parts) for c in found)

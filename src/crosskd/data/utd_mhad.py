@@ -49,8 +49,8 @@ def _load_var(path: Path, var: str) -> np.ndarray:
         found = sorted(k for k in mat if not k.startswith("__"))
         raise DataError(path, f"has no variable {var!r} (found {found or 'none'})")
     arr = np.asarray(mat[var])
-    if not np.issubdtype(arr.dtype, np.number):
-        raise DataError(path, f"{var} has non-numeric dtype {arr.dtype}")
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise DataError(path, f"{var} has non-real dtype {arr.dtype}")
     return arr.astype(np.float64, copy=False)
 
 
@@ -91,7 +91,11 @@ def _index(folder: Path, kind: str) -> dict[tuple[int, int, int], Path]:
     for p in sorted(folder.glob(f"*_{kind}.mat")):
         m = _NAME.match(p.name)
         if m:
-            found[(int(m[1]), int(m[2]), int(m[3]))] = p
+            key = (int(m[1]), int(m[2]), int(m[3]))
+            if key in found:  # e.g. a01_s1_t1 beside a1_s1_t1: which one is the clip?
+                raise DataError(p, f"names the same clip as {found[key].name} "
+                                f"(a{key[0]}_s{key[1]}_t{key[2]}); keep one")
+            found[key] = p
     return found
 
 

@@ -223,14 +223,12 @@ def read_recording(path: str | Path, max_gap: float = 0.25, channels: int = 3,
         raise DataError(path, "fewer than 2 distinct timestamps")
     step = np.diff(t)
     median_step = float(np.median(step))
-    if median_step > MAX_MEDIAN_STEP_S:  # whatever --max-gap says: no wearable samples < 1 Hz
+    # Over 1 s is a unit error whatever --max-gap says: no wearable samples below 1 Hz.
+    limit = min(max_gap, MAX_MEDIAN_STEP_S)
+    if median_step > limit:
         raise DataError(path, f"the median interval between samples is {median_step:.4g} s "
-                        f"({1 / median_step:.3g} Hz): timestamps must be in seconds (are they "
-                        "milliseconds?)")
-    if median_step > max_gap:
-        raise DataError(path, f"the median interval between samples is {median_step:.4g} s "
-                        f"({1 / median_step:.3g} Hz), above --max-gap {max_gap} s: timestamps "
-                        "must be in seconds (are they milliseconds?)")
+                        f"({1 / median_step:.3g} Hz), above {limit:g} s: timestamps must be "
+                        "in seconds (are they milliseconds?)")
     gaps = np.flatnonzero(step > max_gap)
     if gaps.size:
         where = "; ".join(f"{step[i]:.3f} s between line {line_no[i]} and line "
@@ -422,8 +420,10 @@ def predict(model: str | Path, input_csv: str | Path, out: str | Path,
     log = sys.stderr if log is None else log
     out = Path(out)
     timeline = Path(timeline) if timeline else out.with_name(f"{out.stem}_timeline.csv")
-    _check_outputs(Path(input_csv), {"--out": out, "--timeline": timeline,
-                                     **({"--report": Path(report)} if report else {})})
+    inputs = {"--model": Path(model), "--input": Path(input_csv),
+              **({"--classes": Path(classes)} if classes else {})}
+    _check_outputs(inputs, {"--out": out, "--timeline": timeline,
+                            **({"--report": Path(report)} if report else {})})
     if smooth_k < 1 or max_gap <= 0 or not 0 <= max_repeated <= 1 or threads < 1:
         raise ConfigError(f"need --smooth >= 1, --max-gap > 0, 0 <= --max-repeated <= 1, "
                           f"--threads >= 1; got {smooth_k}, {max_gap}, {max_repeated}, {threads}")
@@ -485,9 +485,9 @@ def predict(model: str | Path, input_csv: str | Path, out: str | Path,
     return summary
 
 
-def _check_outputs(input_csv: Path, outputs: dict[str, Path]) -> None:
-    """Before any work: no output is a folder, the input, or another output."""
-    seen: dict[Path, str] = {input_csv.resolve(): "--input"}
+def _check_outputs(inputs: dict[str, Path], outputs: dict[str, Path]) -> None:
+    """Before any work: no output is a folder, an input, or another output."""
+    seen: dict[Path, str] = {path.resolve(): option for option, path in inputs.items()}
     for option, path in outputs.items():
         if path.is_dir():
             raise ConfigError(f"{path}: is a folder; {option} needs a file name")

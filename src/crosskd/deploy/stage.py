@@ -12,8 +12,8 @@ PyTorch's within ``deploy.fp32_logit_atol``, and the int8 file's test accuracy m
 than PyTorch's by at most ``deploy.int8_accuracy_tolerance``.
 
 Streaming facts written into the raw-window files' metadata: every clip was resampled to
-``window`` steps, so the model's sampling rate is ``window / median clip duration``; the
-predict CLI resamples recordings to that rate.
+``window`` steps from its first to its last sample, so the model's sampling rate is
+``(window - 1) / median clip span``; the predict CLI resamples recordings to that rate.
 """
 
 from __future__ import annotations
@@ -130,49 +130,6 @@ def load_members(params: dict[str, Any], name: str, seeds: list[int], data: Fuse
     return spec, members
 
 
-def _export_and_check(model: nn.Module, x: np.ndarray, x_test: np.ndarray,
-                      y_test: np.ndarray, calibration: np.ndarray, torch_logits: torch.Tensor,
-                      meta: dict[str, Any], folder: Path, *, method: str, float_stem: bool,
-                      atol: float, tolerance: float, threads: int, runs: int,
-                      arch: str) -> tuple[dict[str, Any], float]:
-    """Write the fp32 and int8 files into ``folder``, check them against PyTorch, profile
-    them: the report's per-file entries and PyTorch's test accuracy."""
-    torch_pred = torch_logits.argmax(1).numpy()
-    torch_acc = float((torch_pred == y_test).mean())
-    fp32_path = export_onnx(model, torch.as_tensor(x[:1]), folder / "student.onnx",
-                            metadata=meta)
-    int8_path = quantize_int8(fp32_path, folder / "student.int8.onnx", calibration,
-                              method=method, float_stem=float_stem)
-    final = {kind: DEPLOY_DIR / path.name for kind, path in (("fp32", fp32_path),
-                                                            ("int8", int8_path))}
-    exported = (("fp32", fp32_path), ("int8", int8_path))
-    evals = {kind: evaluate_onnx(path, x_test, y_test) for kind, path in exported}
-    max_diff = (float(np.abs(evals["fp32"]["logits"] - torch_logits.numpy()).max())
-                if len(x_test) else 0.0)
-    if max_diff > atol:
-        raise ExportError(f"{final['fp32']}: fp32 ONNX logits differ from PyTorch's by "
-                          f"{max_diff:.2e} > deploy.fp32_logit_atol {atol:g}; not written")
-    files = {}
-    for kind, path in exported:
-        ev = evals[kind]
-        pred = np.asarray(ev["predictions"])
-        files[kind] = {**profile(path, x_test if len(x_test) else calibration, threads=threads,
-                                 runs=runs),
-                       "accuracy": round(ev["accuracy"], 6),
-                       "accuracy_drop": round(torch_acc - ev["accuracy"], 6),
-                       "agreement_with_pytorch": round(float((pred == torch_pred).mean()), 6),
-                       "file": str(final[kind])}
-    files["fp32"]["max_abs_logit_diff"] = max_diff
-    drop = files["int8"]["accuracy_drop"]
-    if drop > tolerance:
-        raise ExportError(f"{final['int8']}: int8 test accuracy {files['int8']['accuracy']:.4f} "
-                          f"is {drop:.4f} below PyTorch's {torch_acc:.4f} (> deploy."
-                          f"int8_accuracy_tolerance {tolerance:g}), not written; try "
-                          + ("deploy.calibration" if float_stem else
-                             f"deploy.int8_float_stem.{arch}: true or deploy.calibration"))
-    return files, torch_acc
-
-
 def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
     """Export ``deploy.model`` (``deploy.seeds``); write the files and metrics/deploy.json."""
     name = str(get(params, "deploy.model"))
@@ -212,13 +169,44 @@ def export_run(params: dict[str, Any], stage: str = "export") -> dict[str, Any]:
     meta = stream_metadata(spec.modality, x, read_clip_spans(data.path), data.class_names, hop)
     meta.update({"model": name, "architecture": spec.model, "seeds": seeds,
                  "dataset": dataset, "protocol": protocol})
+    torch_pred = torch_logits.argmax(1).numpy()
+    torch_acc = float((torch_pred == y_test).mean())
+    runs = positive_int(params, "deploy.latency_runs")
     # Files are made in a temporary folder that replaces models/deploy only once checked;
-    # a refused or interrupted export leaves the old files and no temporary.
+    # a refused or interrupted export leaves the old files and no temporary. Errors name
+    # the files as they would have been written.
     with atomic_dir(DEPLOY_DIR) as staging:
-        files, torch_acc = _export_and_check(
-            model, x, x_test, y_test, calibration, torch_logits, meta, staging,
-            method=method, float_stem=float_stem, atol=atol, tolerance=tolerance,
-            threads=threads, runs=positive_int(params, "deploy.latency_runs"), arch=spec.model)
+        fp32_path = export_onnx(model, torch.as_tensor(x[:1]), staging / "student.onnx",
+                                metadata=meta)
+        int8_path = quantize_int8(fp32_path, staging / "student.int8.onnx", calibration,
+                                  method=method, float_stem=float_stem)
+        exported = (("fp32", fp32_path), ("int8", int8_path))
+        final = {kind: DEPLOY_DIR / path.name for kind, path in exported}
+        evals = {kind: evaluate_onnx(path, x_test, y_test) for kind, path in exported}
+        max_diff = (float(np.abs(evals["fp32"]["logits"] - torch_logits.numpy()).max())
+                    if len(x_test) else 0.0)
+        if max_diff > atol:
+            raise ExportError(f"{final['fp32']}: fp32 ONNX logits differ from PyTorch's by "
+                              f"{max_diff:.2e} > deploy.fp32_logit_atol {atol:g}; not written")
+        files = {}
+        for kind, path in exported:
+            ev = evals[kind]
+            pred = np.asarray(ev["predictions"])
+            files[kind] = {**profile(path, x_test if len(x_test) else calibration,
+                                     threads=threads, runs=runs),
+                           "accuracy": round(ev["accuracy"], 6),
+                           "accuracy_drop": round(torch_acc - ev["accuracy"], 6),
+                           "agreement_with_pytorch": round(float((pred == torch_pred).mean()), 6),
+                           "file": str(final[kind])}
+        files["fp32"]["max_abs_logit_diff"] = max_diff
+        drop = files["int8"]["accuracy_drop"]
+        if drop > tolerance:
+            raise ExportError(
+                f"{final['int8']}: int8 test accuracy {files['int8']['accuracy']:.4f} is "
+                f"{drop:.4f} below PyTorch's {torch_acc:.4f} (> deploy.int8_accuracy_tolerance "
+                f"{tolerance:g}), not written; try "
+                + ("deploy.calibration" if float_stem else
+                   f"deploy.int8_float_stem.{spec.model}: true or deploy.calibration"))
     report = {
         "model": name, "seeds": seeds, "ensemble": len(seeds) > 1,
         "architecture": spec.model, "modality": spec.modality,

@@ -178,6 +178,5 @@ class FrozenTeacherOutputs:
         rows = torch.as_tensor(self.row[idx.numpy()])
         if bool((rows < 0).any()):
             raise KeyError("teacher outputs were not cached for some clips of this batch")
-        rows = rows.to(self.outputs[0].logits.device)
         return [ModelOutput(o.logits[rows], o.embedding[rows],
                             {k: v[rows] for k, v in o.maps.items()}) for o in self.outputs]

@@ -184,10 +184,9 @@ def fit(
             start, history = state["epoch"], state["history"]
             best_epoch, best_val = state["best_epoch"], state["best_val"]
             log.info("%s: resuming after epoch %d of %d", task.name, start, cfg.epochs)
-            # This run's record (an MLflow run) must hold the whole curve, not the part
-            # after the interruption.
-            for row in history if on_epoch is not None else ():
-                on_epoch(int(row["epoch"]), row)
+            if on_epoch is not None:  # this run's record must hold the whole curve
+                for row in history:
+                    on_epoch(int(row["epoch"]), row)
     elif cfg.resume == "require":
         raise CheckpointError(f"{last}: checkpoint is missing; cannot resume (resume=require)")
     resumed_from = start
