@@ -118,6 +118,14 @@ def test_unknown_source_dataset_and_missing_path(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         fetch_dataset(base_params(fetch__source="path", fetch__path=str(tmp_path / "no")),
                       tmp_path / "raw")
+    for key, value, message in (("seed", "0", "synthetic.seed must be an integer >= 0"),
+                                ("subjects", 2.5, "synthetic.subjects must be a positive "
+                                 "integer"),
+                                ("acc_noise_g", "0.02", "synthetic.acc_noise_g must be a number"),
+                                ("skeleton_noise_m", -1, "synthetic.skeleton_noise_m must be "
+                                 ">= 0")):
+        with pytest.raises(ConfigError, match=message):
+            fetch_dataset(base_params(**{f"synthetic__{key}": value}), tmp_path / "raw")
     for timeout, message in ((0, "must be > 0, got 0"), ("soon", "must be a number")):
         with pytest.raises(ConfigError, match=f"fetch.timeout_s {message}"):
             fetch_dataset(base_params(fetch__source="url", fetch__timeout_s=timeout),

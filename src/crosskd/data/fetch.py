@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from crosskd.atomic import atomic_dir
-from crosskd.config import choice, get, number
+from crosskd.config import choice, get, number, positive_int
 from crosskd.data.archive import is_archive, safe_extract
 from crosskd.data.datasets import DatasetSpec, get_dataset
 from crosskd.data.download import cache_path, download
@@ -138,14 +138,16 @@ def fetch_url(spec: DatasetSpec, entries: list[dict[str, Any]], out: Path, downl
 def synthetic_kwargs(params: dict[str, Any]) -> dict[str, Any]:
     """The generator's arguments from params (``synthetic.*`` and ``data.actions``)."""
     spec = get_dataset(get(params, "data.dataset"))
+    seed = get(params, "synthetic.seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"params.yaml: synthetic.seed must be an integer >= 0, got {seed!r}")
     return {
         "actions": resolve_actions(spec, get(params, "data.actions")),
-        "subjects": get(params, "synthetic.subjects"),
-        "trials": get(params, "synthetic.trials"),
-        "seed": get(params, "synthetic.seed"),
-        "acc_noise_g": get(params, "synthetic.acc_noise_g"),
-        "gyro_noise_dps": get(params, "synthetic.gyro_noise_dps"),
-        "skeleton_noise_m": get(params, "synthetic.skeleton_noise_m"),
+        "subjects": positive_int(params, "synthetic.subjects"),
+        "trials": positive_int(params, "synthetic.trials"),
+        "seed": seed,
+        **{k: number(params, f"synthetic.{k}", low=0)
+           for k in ("acc_noise_g", "gyro_noise_dps", "skeleton_noise_m")},
     }
 
 
