@@ -257,3 +257,14 @@ def test_bad_timestamps_and_missing_sensor(synth: Path, tmp_path: Path) -> None:
         "acc_h02_s03_a02_r01.txt", "acc_h02_s05_a09_r01.txt"]
     # Another sensor of the same clips is intact.
     assert len(list(read_berkeley_mhad(root, sensor="right_hip"))) == 16
+
+
+def test_two_files_of_one_clip_are_an_error(synth: Path, tmp_path: Path) -> None:
+    root = tmp_path / "copy"
+    shutil.copytree(synth, root)
+    wrist = root / "Accelerometer" / "Shimmer02"
+    twin = wrist / "acc_h02_s3_a02_r01.txt"  # unpadded subject: the same clip
+    shutil.copy(wrist / "acc_h02_s03_a02_r01.txt", twin)
+    with pytest.raises(DataError, match=r"names the same clip \(a02_s03_r01\) as .*"
+                       r"acc_h02_s0?3_a02_r01\.txt; keep one"):
+        list(read_berkeley_mhad(root))

@@ -262,6 +262,15 @@ def test_skeleton_file_with_nan_is_named_and_skippable(mmact_copy):
     assert report.skipped[0][0] == str(path)
 
 
+def test_two_files_of_one_clip_are_an_error(mmact_copy):
+    root, skel = mmact_copy
+    folder = root / "acc_watch_clip/subject1/scene1/session1"
+    shutil.copy(folder / "walking.csv", folder / "Walking.csv")  # the case differs only
+    with pytest.raises(DataError, match=r"names the same clip "
+                       r"\(subject1_scene1_session1_walking\) as .*alking\.csv; keep one"):
+        list(read_mmact(root, skeleton_dir=skel))
+
+
 def test_files_of_other_actions_are_ignored(mmact_copy):
     root, skel = mmact_copy
     folder = root / "acc_watch_clip/subject1/scene1/session1"

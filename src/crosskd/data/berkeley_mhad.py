@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from crosskd.data.bvh import forward_kinematics, read_bvh
-from crosskd.data.sample import ReadReport, Sample
+from crosskd.data.sample import ReadReport, Sample, add_clip_file
 from crosskd.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ def _index(
                 continue
             g = g[1:]
         s, a, r = g
-        found[(a, s, r)] = p
+        add_clip_file(found, (a, s, r), p, f"a{a:02d}_s{s:02d}_r{r:02d}")
     return found
 
 

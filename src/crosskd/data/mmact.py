@@ -56,7 +56,7 @@ from crosskd.data.pose import (
     model_sha256,
     save_track,
 )
-from crosskd.data.sample import ReadReport, Sample
+from crosskd.data.sample import ReadReport, Sample, add_clip_file
 from crosskd.errors import DataError
 from crosskd.progress import progress
 
@@ -148,7 +148,8 @@ def index_sensor(root: Path, sensor: str, unknown: Counter | None = None) -> dic
             continue
         a = _action(p.stem, unknown)
         if a is not None:
-            found[ClipKey(a, s, c, e)] = p
+            key = ClipKey(a, s, c, e)
+            add_clip_file(found, key, p, key.clip_id)
     return found
 
 

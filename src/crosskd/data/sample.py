@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -13,6 +14,14 @@ from crosskd.errors import DataError
 log = logging.getLogger(__name__)
 
 BAD_CLIP_POLICIES = ("error", "skip")
+
+
+def add_clip_file(found: dict[Any, Path], key: Any, path: Path, clip: str) -> None:
+    """Index ``path`` as clip ``key``. A second file for one clip (``a01_s1`` beside
+    ``a1_s1``, ``subject01/`` beside ``subject1/``) is an error naming both, not a pick."""
+    if key in found:
+        raise DataError(path, f"names the same clip ({clip}) as {found[key]}; keep one")
+    found[key] = path
 
 
 @dataclass

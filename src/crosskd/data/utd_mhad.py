@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from crosskd.data.sample import ReadReport, Sample
+from crosskd.data.sample import ReadReport, Sample, add_clip_file
 from crosskd.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -92,10 +92,7 @@ def _index(folder: Path, kind: str) -> dict[tuple[int, int, int], Path]:
         m = _NAME.match(p.name)
         if m:
             key = (int(m[1]), int(m[2]), int(m[3]))
-            if key in found:  # e.g. a01_s1_t1 beside a1_s1_t1: which one is the clip?
-                raise DataError(p, f"names the same clip as {found[key].name} "
-                                f"(a{key[0]}_s{key[1]}_t{key[2]}); keep one")
-            found[key] = p
+            add_clip_file(found, key, p, f"a{key[0]}_s{key[1]}_t{key[2]}")
     return found
 
 
