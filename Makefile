@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install -q -c requirements.lock -e '.[test]'
 	touch $@
 
-run: install
+run:
 	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "make run needs a git checkout (dvc uses git)"; exit 1; }
+	@$(MAKE) --no-print-directory install
 	dvc repro
 	@echo "outputs: data/ (dvc status; dvc plots show; mlflow ui)"
 

@@ -288,7 +288,7 @@ def test_report_mean_std_and_same_seed_gain(tmp_path, monkeypatch) -> None:
         p.write_text(json.dumps({"accuracy": a, "macro_f1": a, "seed": seed,
                                  "protocol": "trial_split", "wall_seconds": 10.0}))
     params = {"train": {"seeds": [0, 1], "protocol": "trial_split"},
-              "data": {"dataset": "utd_mhad"},
+              "data": {"dataset": "utd_mhad"}, "student": {"model": "temporal_cnn"},
               "distill": {"pretrained": [], "progressive": ["acs"]}}
     report = build_report(params)
     row = report["rows"]["acs_progressive"]
@@ -300,6 +300,7 @@ def test_report_mean_std_and_same_seed_gain(tmp_path, monkeypatch) -> None:
     assert report["rows"]["teacher_fu"]["accuracy_mean"] == pytest.approx(90.0)
     md = to_markdown(report)
     assert "| acs_progressive | distill (progressive) | 78.00 \u00b1 4.24 |" in md
+    assert md.startswith("Ablation on utd_mhad (trial_split), student temporal_cnn, seeds [0, 1]")
     for protocol in ("cross_subject", "default"):  # default: the fused file's cross_subject
         params["train"]["protocol"] = protocol
         with pytest.raises(DataError, match="protocol 'trial_split' differs from train.protocol "

@@ -119,3 +119,16 @@ def test_closure_follows_from_imports_of_submodules(tmp_path: Path) -> None:
     assert "src/crosskd/training/paths.py" in closure
     assert "src/crosskd/training/__init__.py" in closure
     assert "src/crosskd/training/loop.py" not in closure
+
+
+def test_every_curve_plot_draws_a_curve_column_against_epoch() -> None:
+    """Without x/y, `dvc plots show` draws a CSV's last column (seconds per epoch) against
+    the row number: a curve that looks like one and says nothing."""
+    from crosskd.training.loop import CURVE_COLUMNS
+
+    curves = [(name, path, props) for name, stage in STAGES.items()
+              for entry in stage.get("plots", []) for path, props in entry.items()
+              if "/confusion/" not in path]
+    assert len(curves) == 4  # train_teacher, train_student, distill, distill_progressive
+    for name, path, props in curves:
+        assert props.get("x") == "epoch" and props.get("y") in CURVE_COLUMNS, (name, path)

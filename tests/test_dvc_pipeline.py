@@ -192,3 +192,14 @@ def test_pipeline_with_each_dataset_switched_in(project, dataset: str, layout_jo
     assert deploy["pytorch_accuracy"] == pytest.approx(evaluated["accuracy"], abs=1e-6)
     if student == "temporal_cnn":
         assert deploy["stream"]["input"] == "raw_window" and deploy["stream"]["rate"] > 0
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_run_outside_git_fails_before_installing(tmp_path: Path) -> None:
+    shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(tmp_path.parent)}
+    proc = subprocess.run(["make", "run"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert proc.returncode != 0
+    assert "make run needs a git checkout" in proc.stdout + proc.stderr
+    assert not (tmp_path / ".venv").exists()  # no minutes of installing first

@@ -170,3 +170,8 @@ def test_compare_table_across_runs(store, tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("stage,experiment,commit,status,started,test_accuracy")
     assert len(out) == 3
+    with stage_run(params, "export") as run:  # its own key figures, not blank test_* cells
+        run.log_metrics({"deploy_int8_accuracy": 0.9, "deploy_int8_latency_ms_median": 0.04,
+                         "deploy_fp32_bytes": 1e6})
+    export = runs_table(uri, "t", "export")
+    assert list(export.columns[5:]) == ["deploy_int8_accuracy", "deploy_int8_latency_ms_median"]

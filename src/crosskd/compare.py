@@ -17,7 +17,9 @@ import pandas as pd
 from crosskd.config import load_params
 from crosskd.tracking import resolve_uri
 
-KEY_METRICS = ("test_accuracy", "test_macro_f1", "test_clips", "selected_val_accuracy")
+KEY_METRICS = ("test_accuracy", "test_macro_f1", "test_clips", "selected_val_accuracy",
+               # the export stage's (a table has only the columns its rows have)
+               "deploy_int8_accuracy", "deploy_int8_latency_ms_median", "deploy_int8_bytes")
 
 
 def runs_table(tracking_uri: str, experiment: str, stage_filter: str = "") -> pd.DataFrame:

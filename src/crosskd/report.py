@@ -92,14 +92,15 @@ def build_report(params: dict[str, Any]) -> dict[str, Any]:
             runs = [_read(paths.distill_metrics(variant, s), protocol) for s in seeds]
             rows.append(table_row(variant, f"distill ({schedule})", runs, baseline, paper))
     return {"dataset": dataset, "protocol": protocol, "seeds": seeds,
-            "rows": {r["name"]: r for r in rows}}
+            "student": get(params, "student.model"), "rows": {r["name"]: r for r in rows}}
 
 
 def to_markdown(report: dict[str, Any]) -> str:
     pm = "\u00b1"
-    lines = [f"Ablation on {report['dataset']} ({report['protocol']}), seeds {report['seeds']};"
-             " accuracy and macro F1 in %, gain = accuracy minus the same-seed student baseline"
-             " (points).", "",
+    lines = [f"Ablation on {report['dataset']} ({report['protocol']}), student "
+             f"{report.get('student', '?')}, seeds {report['seeds']}; accuracy and macro F1 in "
+             "%, gain = accuracy minus the same-seed student baseline (points). The papers' "
+             "figures are for their GAF ResNet18 student.", "",
              "| run | kind | accuracy | macro F1 | gain | paper (PSKD T.4 / VSKD) | wall s/run |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in report["rows"].values():

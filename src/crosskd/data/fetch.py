@@ -187,7 +187,8 @@ def fetch_pose_model(params: dict[str, Any], out: Path, downloads: Path) -> Path
     else:
         got = Path(get(params, "skeletons.model.path")).expanduser()
         if not got.is_file():
-            raise DataError(got, "skeletons.model.path: pose model file is missing")
+            raise DataError(got, "skeletons.model.path: pose model file is missing; point "
+                            "it at a copy, or set skeletons.model.source: url to download it")
         if sha256 and sha256_file(got) != sha256:
             raise ChecksumError(got, f"sha256 mismatch: expected {sha256}, "
                                 f"got {sha256_file(got)}")

@@ -1,0 +1,1 @@
+"""Training: batches, the fit loop, supervised and distillation tasks, checkpoints."""
