@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 run:
 	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "make run needs a git checkout (dvc uses git)"; exit 1; }
-	@$(MAKE) --no-print-directory install
+	@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) install
 	dvc repro
 	@echo "outputs: data/ (dvc status; dvc plots show; mlflow ui)"
 

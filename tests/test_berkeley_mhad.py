@@ -268,3 +268,7 @@ def test_two_files_of_one_clip_are_an_error(synth: Path, tmp_path: Path) -> None
     with pytest.raises(DataError, match=r"names the same clip \(a02_s03_r01\) as .*"
                        r"acc_h02_s0?3_a02_r01\.txt; keep one"):
         list(read_berkeley_mhad(root))
+    report = ReadReport()  # like any bad clip: skippable; another action's read is unaffected
+    assert len(list(read_berkeley_mhad(root, on_bad_clip="skip", report=report))) == 15
+    assert "names the same clip" in report.skipped[0][1]
+    assert len(list(read_berkeley_mhad(root, [9]))) > 0

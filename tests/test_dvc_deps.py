@@ -132,3 +132,9 @@ def test_every_curve_plot_draws_a_curve_column_against_epoch() -> None:
     assert len(curves) == 4  # train_teacher, train_student, distill, distill_progressive
     for name, path, props in curves:
         assert props.get("x") == "epoch" and props.get("y") in CURVE_COLUMNS, (name, path)
+
+
+def test_report_stage_tracks_the_params_its_table_names() -> None:
+    # The table's header names the student architecture: a new one must re-run the report.
+    assert {"data.dataset", "train.seeds", "train.protocol", "student.model",
+            "distill.pretrained", "distill.progressive"} <= set(STAGES["report"]["params"])

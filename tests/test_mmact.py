@@ -269,6 +269,14 @@ def test_two_files_of_one_clip_are_an_error(mmact_copy):
     with pytest.raises(DataError, match=r"names the same clip "
                        r"\(subject1_scene1_session1_walking\) as .*alking\.csv; keep one"):
         list(read_mmact(root, skeleton_dir=skel))
+    # Like any bad clip: skippable, and no concern of a read that leaves its action out.
+    report = ReadReport()
+    kept = list(read_mmact(root, skeleton_dir=skel, on_bad_clip="skip", report=report))
+    assert len(kept) == 17 and "names the same clip" in report.skipped[0][1]
+    walking = MMACT_ACTIONS.index("walking") + 1
+    others = [a for a in range(1, len(MMACT_ACTIONS) + 1) if a != walking]
+    assert len(list(read_mmact(root, others, skeleton_dir=skel))) == len(
+        [s for s in kept if s.action != walking])
 
 
 def test_files_of_other_actions_are_ignored(mmact_copy):
@@ -288,6 +296,20 @@ def test_video_index_accepts_both_camera_levels(tmp_path):
         p.write_bytes(b"")
     found = {k.clip_id: p for k, p in index_videos(tmp_path, "cam2").items()}
     assert found == {"subject3_scene1_session4_pointing": a, "subject5_scene2_session1_fall": b}
+    # Both camera levels hold one clip: no pick, an error or a twin for the reader to report
+    d = tmp_path / "RGB/subject5/cam2/scene2/session1/fall.avi"
+    d.parent.mkdir(parents=True)
+    d.write_bytes(b"")
+    with pytest.raises(DataError, match=r"names the same clip \(subject5_scene2_session1_fall\)"):
+        index_videos(tmp_path, "cam2")
+    twins: dict = {}
+    index_videos(tmp_path, "cam2", twins=twins)
+    assert [k.clip_id for k in twins] == ["subject5_scene2_session1_fall"]
+    # An .mp4 of that clip wins over both .avi files: the twin is moot.
+    d.with_suffix(".mp4").write_bytes(b"")
+    twins = {}
+    found = {k.clip_id: p for k, p in index_videos(tmp_path, "cam2", twins=twins).items()}
+    assert found["subject5_scene2_session1_fall"] == d.with_suffix(".mp4") and twins == {}
 
 
 # ----------------------------------------------------------------------------- generator
@@ -381,3 +403,14 @@ def test_skeletons_stage_and_reader_on_synthetic_videos(tmp_path, model):
     assert len(list(read_mmact(root, skeleton_dir=out, on_bad_clip="skip",
                                report=skipped))) == 3
     assert "no person detected" in skipped.skipped[0][1]
+
+    # Two videos of one clip (the other camera level): no skeleton, and the reason listed.
+    video.unlink()
+    first = next((root / "RGB").glob("*/cam1/*/*/*.mp4"))
+    subj, _, scene, sess = first.relative_to(root / "RGB").parts[:4]
+    twin = root / "RGB" / subj / scene / "cam1" / sess / first.name
+    twin.parent.mkdir(parents=True)
+    shutil.copy(first, twin)
+    report = extract_skeletons(root, out, model, camera="cam1", frame_stride=3, cache_dir=cache)
+    assert report.cached == 2 and len(report.failed) == 1  # walking.mp4 gone: 3 clips
+    assert "names the same clip" in report.failed[0][2]

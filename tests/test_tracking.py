@@ -172,6 +172,7 @@ def test_compare_table_across_runs(store, tmp_path: Path, capsys) -> None:
     assert len(out) == 3
     with stage_run(params, "export") as run:  # its own key figures, not blank test_* cells
         run.log_metrics({"deploy_int8_accuracy": 0.9, "deploy_int8_latency_ms_median": 0.04,
-                         "deploy_fp32_bytes": 1e6})
+                         "deploy_int8_bytes": 1e6, "deploy_fp32_bytes": 4e6})
     export = runs_table(uri, "t", "export")
-    assert list(export.columns[5:]) == ["deploy_int8_accuracy", "deploy_int8_latency_ms_median"]
+    assert list(export.columns[5:]) == ["deploy_int8_accuracy", "deploy_int8_latency_ms_median",
+                                        "deploy_int8_bytes"]

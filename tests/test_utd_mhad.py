@@ -111,6 +111,10 @@ def test_two_files_of_one_clip_are_an_error(mini_utd: Path) -> None:
         list(read_utd_mhad(mini_utd))
     assert {exc.value.path.name, Path(str(exc.value).split(" as ")[1].split(";")[0]).name} == {
         twin.name, "a1_s1_t1_inertial.mat"}
+    report = ReadReport()  # like any bad clip: skippable; another action's read is unaffected
+    assert len(list(read_utd_mhad(mini_utd, on_bad_clip="skip", report=report))) == 7
+    assert "names the same clip" in report.skipped[0][1]
+    assert len(list(read_utd_mhad(mini_utd, [2]))) == 4
 
 
 def test_missing_folder(tmp_path: Path) -> None:

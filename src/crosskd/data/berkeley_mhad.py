@@ -192,7 +192,7 @@ def load_accelerometer(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _index(
-    paths: list[Path], pattern: re.Pattern[str], h: int | None = None
+    paths: list[Path], pattern: re.Pattern[str], twins: dict, h: int | None = None
 ) -> dict[tuple[int, int, int], Path]:
     """(action, subject, repetition) -> file, for the names ``pattern`` matches."""
     found: dict[tuple[int, int, int], Path] = {}
@@ -206,7 +206,7 @@ def _index(
                 continue
             g = g[1:]
         s, a, r = g
-        add_clip_file(found, (a, s, r), p, f"a{a:02d}_s{s:02d}_r{r:02d}")
+        add_clip_file(found, (a, s, r), p, f"a{a:02d}_s{s:02d}_r{r:02d}", twins)
     return found
 
 
@@ -250,8 +250,9 @@ def read_berkeley_mhad(
     unknown = sorted(a for a in wanted if not 1 <= a <= n_act)
     if unknown:
         raise DataError(root, f"unknown Berkeley-MHAD action numbers {unknown} (valid: 1-{n_act})")
-    skl = _index(sorted(skl_dir.glob("skl_*.bvh")), _SKL)
-    acc = _index(sorted(acc_dir.glob("acc_*.txt")), _ACC, h)
+    twins: dict = {}
+    skl = _index(sorted(skl_dir.glob("skl_*.bvh")), _SKL, twins)
+    acc = _index(sorted(acc_dir.glob("acc_*.txt")), _ACC, twins, h)
     report = report if report is not None else ReadReport()
 
     bad = functools.partial(report.bad, on_bad_clip=on_bad_clip)
@@ -259,6 +260,9 @@ def read_berkeley_mhad(
     for key in sorted(set(skl) | set(acc)):
         a, s, r = key
         if a not in wanted:
+            continue
+        if key in twins:
+            bad(*twins[key])
             continue
         if key not in skl:
             bad(acc[key], f"partner file Mocap/SkeletalData/{skeleton_name(s, a, r)} is missing")

@@ -138,14 +138,11 @@ def fetch_url(spec: DatasetSpec, entries: list[dict[str, Any]], out: Path, downl
 def synthetic_kwargs(params: dict[str, Any]) -> dict[str, Any]:
     """The generator's arguments from params (``synthetic.*`` and ``data.actions``)."""
     spec = get_dataset(get(params, "data.dataset"))
-    seed = get(params, "synthetic.seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"params.yaml: synthetic.seed must be an integer >= 0, got {seed!r}")
     return {
         "actions": resolve_actions(spec, get(params, "data.actions")),
         "subjects": positive_int(params, "synthetic.subjects"),
         "trials": positive_int(params, "synthetic.trials"),
-        "seed": seed,
+        "seed": positive_int(params, "synthetic.seed", low=0),
         **{k: number(params, f"synthetic.{k}", low=0)
            for k in ("acc_noise_g", "gyro_noise_dps", "skeleton_noise_m")},
     }

@@ -136,8 +136,10 @@ def _action(stem: str, unknown: Counter) -> int | None:
     return number
 
 
-def index_sensor(root: Path, sensor: str, unknown: Counter | None = None) -> dict[ClipKey, Path]:
-    """Every ``<sensor>_clip`` CSV whose folders and action name parse (case-insensitive)."""
+def index_sensor(root: Path, sensor: str, unknown: Counter | None = None,
+                 twins: dict | None = None) -> dict[ClipKey, Path]:
+    """Every ``<sensor>_clip`` CSV whose folders and action name parse (case-insensitive);
+    a second file of one clip goes to ``twins`` (see :func:`add_clip_file`)."""
     unknown = Counter() if unknown is None else unknown
     found: dict[ClipKey, Path] = {}
     base = root / f"{sensor}_clip"
@@ -149,17 +151,22 @@ def index_sensor(root: Path, sensor: str, unknown: Counter | None = None) -> dic
         a = _action(p.stem, unknown)
         if a is not None:
             key = ClipKey(a, s, c, e)
-            add_clip_file(found, key, p, key.clip_id)
+            add_clip_file(found, key, p, key.clip_id, twins)
     return found
 
 
-def index_videos(root: Path, camera: str, unknown: Counter | None = None) -> dict[ClipKey, Path]:
+def index_videos(root: Path, camera: str, unknown: Counter | None = None,
+                 twins: dict | None = None) -> dict[ClipKey, Path]:
     """Every video of ``camera`` under ``RGB/`` (subject/cam/scene/session or
-    subject/scene/cam/session); .mp4 wins over .avi for the same clip."""
+    subject/scene/cam/session); .mp4 wins over .avi for the same clip. Two videos of one
+    clip in one format go to ``twins`` (see :func:`add_clip_file`)."""
     unknown = Counter() if unknown is None else unknown
     found: dict[ClipKey, Path] = {}
+    doubles: dict[ClipKey, tuple[Path, str]] = {}
     base = root / "RGB"
     for ext in reversed(VIDEO_EXTENSIONS):  # later (preferred) extensions overwrite
+        this: dict[ClipKey, Path] = {}
+        this_doubles: dict[ClipKey, tuple[Path, str]] = {}
         for p in sorted(base.glob(f"*/*/*/*/*{ext}")):
             subj, l2, l3, sess = p.relative_to(base).parts[:4]
             if l2.lower() == camera.lower():
@@ -173,7 +180,16 @@ def index_videos(root: Path, camera: str, unknown: Counter | None = None) -> dic
                 continue
             a = _action(p.stem, unknown)
             if a is not None:
-                found[ClipKey(a, s, c, e)] = p
+                key = ClipKey(a, s, c, e)
+                add_clip_file(this, key, p, key.clip_id, this_doubles)
+        for key in this:  # a preferred format's video replaces the others, twins included
+            doubles.pop(key, None)
+        doubles.update(this_doubles)
+        found.update(this)
+    if doubles and twins is None:
+        raise DataError(*doubles[min(doubles)])
+    if twins is not None:
+        twins.update(doubles)
     return found
 
 
@@ -354,15 +370,16 @@ def read_mmact(
     report = report if report is not None else ReadReport()
 
     unknown: Counter = Counter()
-    acc_files = index_sensor(root, sensor, unknown)
-    gyro_files = index_sensor(root, "gyro", unknown) if gyro else {}
+    twins: dict[ClipKey, tuple[Path, str]] = {}
+    acc_files = index_sensor(root, sensor, unknown, twins)
+    gyro_files = index_sensor(root, "gyro", unknown, twins) if gyro else {}
     if skeleton_dir is not None:
         skel_dir = Path(skeleton_dir)
         failures = _skeleton_failures(skel_dir)
         skel_files: dict[ClipKey, Path] = {}
     else:
         skel_dir, failures = None, {}
-        skel_files = index_videos(root, camera, unknown)
+        skel_files = index_videos(root, camera, unknown, twins)
     if unknown:
         log.warning("ignored files of actions outside the class list: %s", dict(unknown))
 
@@ -371,6 +388,9 @@ def read_mmact(
     keys = set(acc_files) | set(gyro_files) | set(skel_files)
     for key in sorted(k for k in keys if k.action in wanted):
         cid = key.clip_id
+        if key in twins:
+            bad(*twins[key])
+            continue
         if key not in acc_files:
             bad(key.sensor_path(root, sensor), f"{sensor} file is missing for clip {cid}")
             continue
@@ -481,7 +501,8 @@ def extract_skeletons(
         raise ValueError(f"frame_stride must be >= 1, got {frame_stride}")
     model_sha = model_sha256(model_path)
     unknown: Counter = Counter()
-    videos = index_videos(root, camera, unknown)
+    twins: dict[ClipKey, tuple[Path, str]] = {}
+    videos = index_videos(root, camera, unknown, twins)
     if actions is not None:
         videos = {k: v for k, v in videos.items() if k.action in set(actions)}
     if not videos:
@@ -493,6 +514,10 @@ def extract_skeletons(
         for key in progress(sorted(videos), desc=f"pose {camera}", unit="video"):
             video = videos[key]
             rel = video.relative_to(root).as_posix()
+            if key in twins:  # no guess at which video is the clip: the reader says why
+                log.warning("no skeleton for %s: %s", rel, twins[key][1])
+                report.failed.append((key.clip_id, rel, twins[key][1]))
+                continue
             try:
                 if cache_dir is not None:
                     track = extract_cached(video, model_path, cache_dir, frame_stride)

@@ -16,12 +16,19 @@ log = logging.getLogger(__name__)
 BAD_CLIP_POLICIES = ("error", "skip")
 
 
-def add_clip_file(found: dict[Any, Path], key: Any, path: Path, clip: str) -> None:
+def add_clip_file(found: dict[Any, Path], key: Any, path: Path, clip: str,
+                  twins: dict[Any, tuple[Path, str]] | None = None) -> None:
     """Index ``path`` as clip ``key``. A second file for one clip (``a01_s1`` beside
-    ``a1_s1``, ``subject01/`` beside ``subject1/``) is an error naming both, not a pick."""
-    if key in found:
-        raise DataError(path, f"names the same clip ({clip}) as {found[key]}; keep one")
-    found[key] = path
+    ``a1_s1``, ``Walking.csv`` beside ``walking.csv``) is never a silent pick: it raises a
+    DataError naming both or, with ``twins``, is recorded there as (path, problem) for the
+    reader to report under its ``on_bad_clip`` policy, for the actions it reads only."""
+    if key not in found:
+        found[key] = path
+        return
+    problem = f"names the same clip ({clip}) as {found[key]}; keep one"
+    if twins is None:
+        raise DataError(path, problem)
+    twins.setdefault(key, (path, problem))
 
 
 @dataclass

@@ -86,13 +86,13 @@ def load_skeleton(path: Path) -> np.ndarray:
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
 
 
-def _index(folder: Path, kind: str) -> dict[tuple[int, int, int], Path]:
+def _index(folder: Path, kind: str, twins: dict) -> dict[tuple[int, int, int], Path]:
     found: dict[tuple[int, int, int], Path] = {}
     for p in sorted(folder.glob(f"*_{kind}.mat")):
         m = _NAME.match(p.name)
         if m:
             key = (int(m[1]), int(m[2]), int(m[3]))
-            add_clip_file(found, key, p, f"a{key[0]}_s{key[1]}_t{key[2]}")
+            add_clip_file(found, key, p, f"a{key[0]}_s{key[1]}_t{key[2]}", twins)
     return found
 
 
@@ -121,7 +121,8 @@ def read_utd_mhad(
     unknown = sorted(a for a in wanted if not 1 <= a <= len(UTD_MHAD_ACTIONS))
     if unknown:
         raise DataError(root, f"unknown UTD-MHAD action numbers {unknown} (valid: 1-27)")
-    iner, skel = _index(iner_dir, "inertial"), _index(skel_dir, "skeleton")
+    twins: dict = {}
+    iner, skel = _index(iner_dir, "inertial", twins), _index(skel_dir, "skeleton", twins)
     report = report if report is not None else ReadReport()
 
     bad = functools.partial(report.bad, on_bad_clip=on_bad_clip)
@@ -129,6 +130,9 @@ def read_utd_mhad(
     for key in sorted(set(iner) | set(skel)):
         a, s, t = key
         if a not in wanted:
+            continue
+        if key in twins:
+            bad(*twins[key])
             continue
         if key not in skel:
             bad(iner[key], f"partner file Skeleton/a{a}_s{s}_t{t}_skeleton.mat is missing")
