@@ -49,6 +49,8 @@ def set_dotted(params: dict[str, Any], key: str, value: Any) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--fused", required=True, type=Path, help="fused HDF5 (the fuse stage's)")
+    p.add_argument("--gaf", type=Path,
+                   help="GAF HDF5 of that fused file (the gaf stage's), for gaf_resnet18")
     p.add_argument("--teachers", type=Path, help="models/ folder holding teacher_sk, teacher_fu")
     p.add_argument("--train-teachers", action="store_true",
                    help="train the teachers here, per seed, on this run's own split (for "
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     set_dotted(raw, "train.protocol", args.protocol)
     set_dotted(raw, "mlflow.enabled", False)
     fused = args.fused.resolve()
+    gaf = args.gaf.resolve() if args.gaf else None
     out = args.out.resolve() if args.out else None
     teachers = args.teachers.resolve() if args.teachers else None
     if args.workdir is None:
@@ -86,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     (scratch / "data" / "fused").mkdir(parents=True)
     (scratch / "models").mkdir()
     (scratch / "data" / "fused" / f"{raw['data']['dataset']}.h5").symlink_to(fused)
+    if gaf is not None:
+        (scratch / "data" / "gaf").mkdir()
+        (scratch / "data" / "gaf" / f"{raw['data']['dataset']}.h5").symlink_to(gaf)
     if teachers is not None and args.train_teachers:
         raise SystemExit("--teachers and --train-teachers exclude each other")
     if teachers is not None:
@@ -99,7 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     from crosskd.evaluation import test_predictions
     from crosskd.report import mean_std, table_row
     from crosskd.training import paths
-    from crosskd.training.builders import load_fused_for, load_model, student_spec, teacher_spec
+    from crosskd.training.builders import (
+        load_fused_for,
+        load_model,
+        student_spec,
+        teacher_spec,
+        training_device,
+    )
     from crosskd.training.distill_run import distill_run
     from crosskd.training.metrics import summary as test_summary
     from crosskd.training.splits import subject_folds
@@ -142,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             val = mean_std(vals)
             row["val_accuracy_mean"], row["val_accuracy_std"] = (round(v, 3) for v in val)
     summary = {"protocol": args.protocol, "seeds": args.seeds, "overrides": args.overrides,
+               "device": str(training_device(params)),
                "parameters": sum(p.numel() for p in model.parameters()), "table": table}
     validation = params["train"]["validation"]
     if validation["group"] == "subject" and validation.get("fold") is not None:
