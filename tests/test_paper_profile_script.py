@@ -40,9 +40,13 @@ def test_seed_select_ranks_on_validation_never_test(tmp_path, capsys):
     # cc has the best validation but only seed 0: it ranks last and is not picked. The
     # baseline leads but is the reference; fitnet and at tie, and the first in run order wins.
     assert ranked[-1]["complete"] is False
-    assert pick == {"selected": "fitnet"}
+    assert pick == {"selected": "fitnet", "tied": ["fitnet", "at"]}
     assert seed_select.main([*files, "--selected"]) == 0
     assert capsys.readouterr().out == "fitnet\n"
+    # A seed whose file is missing (a job that failed): no run has every expected seed, so
+    # none is picked on fewer seeds.
+    with pytest.raises(SystemExit, match="no distilled run has every seed"):
+        seed_select.main([files[0], "--seeds", "0", "1", "--selected"])
 
 
 def test_seed_select_refuses_what_it_cannot_select_on(tmp_path):
@@ -82,7 +86,7 @@ def test_paper_profile_script_runs_both_students_and_shares_teachers(tmp_path, m
             # the student each kind names: the compact CNN, or the ResNet18 on 224 px GAF
             assert (summary["parameters"] < 10**6) == (kind == "cnn")
             pick = (out / f"pick-{kind}-{protocol}.txt").read_text().splitlines()
-            assert json.loads(pick[-1]) == {"selected": "kd"}
+            assert json.loads(pick[-1]) == {"selected": "kd", "tied": ["kd"]}
     # The GAF jobs distil from the compact jobs' teachers (same seed, protocol and params).
     for protocol in ("cross_subject", "trial_split"):
         linked = os.path.realpath(f"{work}/gaf-{protocol}-s0/models/teacher_fu")
@@ -92,3 +96,17 @@ def test_paper_profile_script_runs_both_students_and_shares_teachers(tmp_path, m
             assert sorted(tar.getnames()) == [
                 f"cnn-{protocol}-s0/models/distill_kd/s0/model.pt",
                 f"cnn-{protocol}-s0/models/student_baseline/s0/model.pt"]
+
+
+def test_paper_profile_script_reports_a_failed_job(tmp_path):
+    env = {**os.environ, "PYTHON": sys.executable, "P8_SEEDS": "0", "P8_METHODS": "",
+           "P8_EXTRA": "-S student.model=no_such_model"}
+    script = str(REPO / "benchmarks/paper_profile_gpu.sh")
+    done = subprocess.run(["bash", script, str(tmp_path / "missing.h5"), str(tmp_path / "out"),
+                           "60", "cnn"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    for protocol in ("cross_subject", "trial_split"):
+        assert f"cnn-{protocol}-s0 failed" in done.stderr
+    bad = subprocess.run(["bash", script, "f.h5", str(tmp_path / "out2"), "60", "cnn,gaf"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "unknown cnn,gaf" in bad.stderr
